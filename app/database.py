@@ -1,0 +1,119 @@
+"""The database engine: SQLite (WAL, busy timeout) by default, PostgreSQL at scale."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as UTC on every backend.
+
+    SQLite keeps datetimes as text, so they are stored naive in UTC there: equal instants then
+    compare equal as strings.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: an offset is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
+    url = url_or_engine if isinstance(url_or_engine, str) else str(url_or_engine.url)
+    return url.startswith("sqlite")
+
+
+def create_engine(database_url: str, **options: Any) -> AsyncEngine:
+    """Create the async engine with the pragmas and transaction handling each backend needs."""
+    if is_sqlite(database_url):
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20, **options
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(database_url, pool_size=20, max_overflow=10, **options)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN, so writers can ask for BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        # A writer takes the write lock up front: reading the history and then upgrading to a
+        # write lock could otherwise fail with SQLITE_BUSY under concurrency.
+        immediate = connection.get_execution_options().get("write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """The engine plus the one rule for writing: one writer at a time on SQLite."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = is_sqlite(engine)
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, database_url: str, **options: Any) -> "Database":
+        return cls(create_engine(database_url, **options))
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        if self.sqlite:
+            # SQLite has one writer; queueing here is cheaper than spinning on busy_timeout.
+            async with self._write_lock:
+                async with self.engine.connect() as connection:
+                    connection = await connection.execution_options(write=True)
+                    async with connection.begin():
+                        yield connection
+        else:
+            async with self.engine.begin() as connection:
+                yield connection
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only connection."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+# Bound parameters per statement stay well under SQLite's and asyncpg's limits (32,766).
+PARAMETERS_PER_STATEMENT = 1000
+
+
+def in_chunks(values: list[Any], size: int = PARAMETERS_PER_STATEMENT) -> list[list[Any]]:
+    """Split a long IN (...) list into pieces a driver accepts."""
+    return [values[start : start + size] for start in range(0, len(values), size)] or [[]]

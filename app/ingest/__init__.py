@@ -1,0 +1,1 @@
+"""The ingest pipeline: canonical events -> history -> recipient state -> aggregate deltas."""

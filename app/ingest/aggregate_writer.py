@@ -1,0 +1,82 @@
+"""Adds aggregate deltas to the pre-aggregated tables: one upsert statement per table."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.ingest.contributions import Contribution
+from app.models import (
+    ENGAGEMENT_COUNTERS,
+    LINK_COUNTERS,
+    STATS_COUNTERS,
+    TIMELINE_COUNTERS,
+    CampaignStats,
+    EngagementStats,
+    LinkClickerStats,
+    LinkStats,
+    TimelineBucket,
+)
+
+# table name -> (table, primary key columns, counter columns)
+AGGREGATE_TABLES: dict[str, tuple[Table, tuple[str, ...], tuple[str, ...]]] = {
+    "campaign_stats": (
+        CampaignStats.__table__,  # type: ignore[dict-item]
+        ("campaign_id", "variant_id", "owner_id"),
+        STATS_COUNTERS,
+    ),
+    "timeline_buckets": (
+        TimelineBucket.__table__,  # type: ignore[dict-item]
+        ("campaign_id", "variant_id", "bucket_start"),
+        TIMELINE_COUNTERS,
+    ),
+    "engagement_stats": (
+        EngagementStats.__table__,  # type: ignore[dict-item]
+        ("campaign_id", "dimension", "value"),
+        ENGAGEMENT_COUNTERS,
+    ),
+    "link_stats": (LinkStats.__table__, ("link_id", "variant_id"), LINK_COUNTERS),  # type: ignore[dict-item]
+    "link_clicker_stats": (
+        LinkClickerStats.__table__,  # type: ignore[dict-item]
+        ("link_id", "contact_id"),
+        ("clicks",),
+    ),
+}
+
+
+def dialect_insert(connection: AsyncConnection, table: Table) -> Any:
+    """INSERT with ON CONFLICT support for the connection's backend."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def add_deltas(connection: AsyncConnection, delta: Contribution, now: datetime) -> None:
+    """Add every counter change in `delta` to its aggregate row, creating rows as needed.
+
+    Rows are written in key order so that concurrent writers lock them in the same order.
+    """
+    by_table: dict[str, list[tuple[tuple[object, ...], dict[str, int]]]] = {}
+    for (table_name, key), counters in delta.items():
+        by_table.setdefault(table_name, []).append((key, counters))
+    for table_name, entries in by_table.items():
+        table, key_columns, counter_columns = AGGREGATE_TABLES[table_name]
+        entries.sort(key=lambda entry: entry[0])  # type: ignore[arg-type,return-value]
+        rows = []
+        for key, counters in entries:
+            row: dict[str, Any] = dict(zip(key_columns, key, strict=True))
+            row.update({column: counters.get(column, 0) for column in counter_columns})
+            if table_name == "campaign_stats":
+                row["updated_at"] = now
+            rows.append(row)
+        statement = dialect_insert(connection, table)
+        updates = {
+            column: table.c[column] + statement.excluded[column] for column in counter_columns
+        }
+        if table_name == "campaign_stats":
+            updates["updated_at"] = statement.excluded["updated_at"]
+        await connection.execute(
+            statement.on_conflict_do_update(index_elements=list(key_columns), set_=updates), rows
+        )

@@ -1,0 +1,181 @@
+"""What one recipient adds to each pre-aggregated table: a pure function of its history.
+
+When a recipient's history changes, the aggregates change by `difference(after, before)`; adding
+that to the stored rows keeps every aggregate equal to a recomputation from the history.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.enums import Dimension, ResponseType
+from app.ingest.history import HistoryEntry
+from app.ingest.recipient_state import RecipientState, recipient_state
+
+T = ResponseType
+
+# Table names as the aggregate writer knows them.
+STATS = "campaign_stats"
+TIMELINE = "timeline_buckets"
+ENGAGEMENT = "engagement_stats"
+LINKS = "link_stats"
+LINK_CLICKERS = "link_clicker_stats"
+
+TIMELINE_FIELD = {
+    T.SENT: "sent",
+    T.DELIVERED: "delivered",
+    T.OPENED: "opens",
+    T.CLICKED: "clicks",
+    T.BOUNCED: "bounced",
+    T.UNSUBSCRIBED: "unsubscribed",
+}
+
+ENTRY_DIMENSIONS = {
+    Dimension.COUNTRY: "country",
+    Dimension.CITY: "city",
+    Dimension.EMAIL_CLIENT: "email_client",
+    Dimension.DEVICE: "device",
+    Dimension.BROWSER: "browser",
+    Dimension.OS: "os",
+}
+
+AggregateKey = tuple[str, tuple[object, ...]]  # (table, primary key)
+Counters = dict[str, int]
+Contribution = dict[AggregateKey, Counters]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientContext:
+    """Where a recipient's contribution lands: its campaign, variant, owner, contact."""
+
+    campaign_id: int
+    variant_id: int | None
+    owner_id: int | None
+    contact_id: int
+    email: str
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1].lower()
+
+
+def quarter_hour(moment: datetime) -> datetime:
+    """The start of the 15-minute UTC bucket holding `moment`."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+def stats_counters(state: RecipientState) -> Counters:
+    """The recipient's row in the campaign statistics (DESIGN.md, "Metrics")."""
+    delivery = state.delivery_state
+    opted_out = state.unsubscribed or state.complained
+    return {
+        "recipients": 1,
+        "sent": int(delivery is not None),
+        "not_sent": int(delivery is None and state.not_sent),
+        "delivered": int(delivery is T.DELIVERED),
+        "deferred": int(delivery is T.DEFERRED),
+        "dropped": int(delivery is T.DROPPED),
+        "bounced": int(delivery is T.BOUNCED),
+        "hard_bounced": int(state.hard_bounced),
+        "soft_bounced": int(delivery is T.BOUNCED and not state.hard_bounced),
+        "opened": int(state.opened),
+        "opens": state.opens,
+        "clicked": int(state.clicked),
+        "clicks": state.clicks,
+        "human_opened": int(state.human_opened),
+        "human_clicked": int(state.human_clicked),
+        "machine_opens": state.machine_opens,
+        "bot_clicks": state.bot_clicks,
+        "complained": int(state.complained),
+        "unsubscribed": int(state.unsubscribed),
+        "responded": int(state.responded),
+        "leads": int(state.lead),
+        "opportunities": int(state.opportunity),
+        "purchases": int(state.purchased),
+        "revenue_cents": state.revenue_cents,
+        "funnel_opted_out": int(opted_out),
+        "funnel_clicked": int(not opted_out and state.clicked),
+        "funnel_opened": int(not opted_out and not state.clicked and state.opened),
+        "funnel_received": int(not opted_out and not state.opened and delivery is T.DELIVERED),
+        "funnel_not_received": int(
+            not opted_out and not state.opened and delivery is not T.DELIVERED
+        ),
+    }
+
+
+def _add(contribution: Contribution, key: AggregateKey, field: str, amount: int = 1) -> None:
+    counters = contribution.setdefault(key, {})
+    counters[field] = counters.get(field, 0) + amount
+
+
+def contribution(context: RecipientContext, history: Iterable[HistoryEntry]) -> Contribution:
+    """Everything a recipient with this history adds to the aggregate tables."""
+    entries = list(history)
+    state = recipient_state(entries)
+    variant = context.variant_id or 0
+    result: Contribution = {
+        (STATS, (context.campaign_id, variant, context.owner_id or 0)): stats_counters(state)
+    }
+
+    opened_values: set[tuple[str, str]] = set()
+    clicked_values: set[tuple[str, str]] = set()
+    clicked_links: set[int] = set()
+    for entry in entries:
+        timeline_field = TIMELINE_FIELD.get(entry.type)
+        if timeline_field:
+            bucket = (context.campaign_id, variant, quarter_hour(entry.occurred_at))
+            _add(result, (TIMELINE, bucket), timeline_field)
+        if entry.type not in (T.OPENED, T.CLICKED):
+            continue
+        values = [(Dimension.EMAIL_DOMAIN.value, context.email_domain)]
+        values += [
+            (dimension.value, value)
+            for dimension, attribute in ENTRY_DIMENSIONS.items()
+            if (value := getattr(entry, attribute))
+        ]
+        events_field = "opens" if entry.type is T.OPENED else "clicks"
+        for dimension, value in values:
+            _add(result, (ENGAGEMENT, (context.campaign_id, dimension, value)), events_field)
+        opened_values.update(values)  # a click proves an open
+        if entry.type is T.CLICKED:
+            clicked_values.update(values)
+            if entry.link_id is not None:
+                clicked_links.add(entry.link_id)
+                _add(result, (LINKS, (entry.link_id, variant)), "clicks")
+                _add(result, (LINK_CLICKERS, (entry.link_id, context.contact_id)), "clicks")
+
+    for dimension, value in opened_values:
+        _add(result, (ENGAGEMENT, (context.campaign_id, dimension, value)), "opened")
+    for dimension, value in clicked_values:
+        _add(result, (ENGAGEMENT, (context.campaign_id, dimension, value)), "clicked")
+    for link_id in clicked_links:
+        _add(result, (LINKS, (link_id, variant)), "clicked")
+    return result
+
+
+def difference(
+    after: Mapping[AggregateKey, Counters], before: Mapping[AggregateKey, Counters]
+) -> Contribution:
+    """after - before, keeping only the counters that change."""
+    delta: Contribution = {}
+    for key in after.keys() | before.keys():
+        new, old = after.get(key, {}), before.get(key, {})
+        changed = {
+            field: new.get(field, 0) - old.get(field, 0)
+            for field in new.keys() | old.keys()
+            if new.get(field, 0) != old.get(field, 0)
+        }
+        if changed:
+            delta[key] = changed
+    return delta
+
+
+def total(contributions: Iterable[Mapping[AggregateKey, Counters]]) -> Contribution:
+    """The sum of several contributions (a batch's deltas, or a recomputation)."""
+    result: Contribution = {}
+    for part in contributions:
+        for key, counters in part.items():
+            for field, amount in counters.items():
+                _add(result, key, field, amount)
+    return result

@@ -1,0 +1,67 @@
+"""POST /events: canonical events from any sender, applied whole or not at all."""
+
+from datetime import UTC, datetime
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.database import Database
+from app.enums import Role
+from app.ingest.apply import apply_events
+from app.ingest.events import EventError, decode_body, parse_events
+from app.routes.graphql import json_error, principal_of
+from app.settings import Settings
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it grows past `limit` bytes."""
+    size = 0
+    chunks = []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def events_endpoint(database: Database, settings: Settings):  # type: ignore[no-untyped-def]
+    async def post_events(request: Request) -> Response:
+        principal = await principal_of(database, request)
+        if principal is None:
+            return json_error(401, "a valid API key is required: Authorization: Bearer <key>")
+        if not principal.allows(Role.INTEGRATION):
+            return json_error(
+                403,
+                f"posting events needs the INTEGRATION role; the key has {principal.role.value}",
+            )
+        body = await read_body(request, settings.max_body_bytes)
+        if body is None:
+            return json_error(413, f"the body is larger than {settings.max_body_bytes} bytes")
+        try:
+            raw = decode_body(body, request.headers.get("content-type", ""))
+        except EventError as exc:
+            return json_error(400, str(exc))
+        if isinstance(raw, list) and len(raw) > settings.max_batch_events:
+            return json_error(
+                400, f"at most {settings.max_batch_events} events a request; split the batch"
+            )
+        events, problems = parse_events(raw, datetime.now(UTC))
+        if problems:
+            return json_response(
+                {
+                    "error": f"{len(problems)} bad event(s); nothing of the batch was applied",
+                    "problems": [problem.as_json() for problem in problems],
+                },
+                400,
+            )
+        async with database.write() as connection:
+            result = await apply_events(connection, principal.organization_id, events)
+        return json_response(result.as_json())
+
+    return post_events

@@ -1,0 +1,70 @@
+"""POST/GET /graphql: API-key authentication in front of strawberry's ASGI app."""
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from app.auth import authenticate, bearer_token
+from app.database import Database
+from resolvers.context import Context
+from schema.root import schema
+
+
+class GraphQLApp(GraphQL):
+    """strawberry's ASGI app, with a Context per operation."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(schema, graphql_ide="graphiql")
+        self.database = database
+
+    async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
+        return Context(self.database, request.scope["principal"], request)
+
+
+def json_error(status: int, message: str) -> Response:
+    return Response(
+        orjson.dumps({"error": message}), status_code=status, media_type="application/json"
+    )
+
+
+class RequireKey:
+    """401 unless the request carries a valid API key; the GraphiQL page itself needs none."""
+
+    def __init__(self, app: ASGIApp, database: Database) -> None:
+        self.app = app
+        self.database = database
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        wants_ide = (
+            request.method == "GET"
+            and "query" not in parse_qs(scope.get("query_string", b"").decode())
+            and "text/html" in request.headers.get("accept", "")
+        )
+        if wants_ide:
+            await self.app(scope, receive, send)
+            return
+        principal = await principal_of(self.database, request)
+        if principal is None:
+            await json_error(401, "a valid API key is required: Authorization: Bearer <key>")(
+                scope, receive, send
+            )
+            return
+        scope["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+async def principal_of(database: Database, request: Request) -> Any:
+    key = bearer_token(request.headers.get("authorization"))
+    if key is None:
+        return None
+    async with database.read() as connection:
+        return await authenticate(connection, key)

@@ -1,0 +1,26 @@
+"""Settings, read once from the environment (each one is documented in the README)."""
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./campaign-graph.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # Requests larger than this are refused before parsing (bytes).
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Events in one POST /events batch.
+    max_batch_events: int = 10_000
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls) -> "Settings":
+        return cls(
+            database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", 10 * 1024 * 1024)),
+            max_batch_events=int(os.environ.get("MAX_BATCH_EVENTS", 10_000)),
+            log_level=os.environ.get("LOG_LEVEL", "INFO"),
+        )

@@ -1,0 +1,303 @@
+"""upsertCampaign and addRecipients: what integrations write."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.enums import ResponseType, Role
+from app.ingest.aggregate_writer import dialect_insert
+from app.ingest.apply import apply_events, apply_unmatched, ensure_recipients
+from app.ingest.events import CanonicalEvent, EventError, parse_cents, parse_email
+from app.models import Campaign, Contact, Project, User, Variant
+from app.models import Link as LinkModel
+from resolvers.campaigns import find_campaign_by_pk
+from resolvers.context import Info
+from resolvers.user_errors import UserErrors
+from schema.inputs import AddRecipientsInput, UpsertCampaignInput
+from schema.node import parse_pk
+from schema.payloads import AddRecipientsPayload, UpsertCampaignPayload
+
+
+def _cents(errors: UserErrors, field: list[str | int], value: Decimal | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_cents(str(value), field[-1])  # type: ignore[arg-type]
+    except EventError as exc:
+        errors.add(field, str(exc), "INVALID")
+        return None
+
+
+def _email(errors: UserErrors, field: list[str | int], value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_email(value, str(field[-1]))
+    except EventError as exc:
+        errors.add(field, str(exc), "INVALID")
+        return None
+
+
+def _check_upsert(input: UpsertCampaignInput, errors: UserErrors) -> None:
+    errors.check_text(["input", "externalId"], input.external_id, 200, required=True)
+    errors.check_text(["input", "name"], input.name, 500, required=True)
+    errors.check_text(["input", "subject"], input.subject, 1000)
+    errors.check_text(["input", "projectName"], input.project_name, 200)
+    errors.check_text(["input", "selection"], input.selection, 100_000)
+    if input.sent_at is not None and input.sent_at.tzinfo is None:
+        errors.add(["input", "sentAt"], "sentAt needs an offset", "INVALID")
+    names: set[str] = set()
+    for index, variant in enumerate(input.variants or []):
+        path: list[str | int] = ["input", "variants", index]
+        errors.check_text([*path, "name"], variant.name, 200, required=True)
+        if variant.name in names:
+            errors.add([*path, "name"], f"variant {variant.name!r} is named twice", "DUPLICATE")
+        names.add(variant.name)
+        errors.check_text([*path, "subject"], variant.subject, 1000)
+        errors.check_text([*path, "html"], variant.html, 1_000_000)
+        for position, factor in enumerate(variant.factors or []):
+            errors.check_text([*path, "factors", position, "name"], factor.name, 100, required=True)
+            errors.check_text(
+                [*path, "factors", position, "value"], factor.value, 200, required=True
+            )
+    if sum(1 for v in input.variants or [] if v.is_control) > 1:
+        errors.add(["input", "variants"], "at most one variant is the control", "INVALID")
+    urls: set[str] = set()
+    for index, link in enumerate(input.links or []):
+        path = ["input", "links", index]
+        parts = urlsplit(link.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or len(link.url) > 2000:
+            errors.add([*path, "url"], f"url must be an http(s) address: {link.url!r}", "INVALID")
+        if link.url in urls:
+            errors.add([*path, "url"], f"url {link.url!r} is listed twice", "DUPLICATE")
+        urls.add(link.url)
+        errors.check_text([*path, "label"], link.label, 500)
+        if link.position is not None and link.position < 1:
+            errors.add([*path, "position"], "position starts at 1", "INVALID")
+
+
+async def _user_id(connection: AsyncConnection, organization_id: int, email: str) -> int:
+    """The organization's user with this email, created if new."""
+    await connection.execute(
+        dialect_insert(connection, User.__table__).on_conflict_do_nothing(),
+        [{"organization_id": organization_id, "email": email, "name": email.split("@")[0]}],
+    )
+    result = await connection.execute(
+        select(User.id).where(User.organization_id == organization_id, User.email == email)
+    )
+    return int(result.scalar_one())
+
+
+async def upsert_campaign(info: Info, input: UpsertCampaignInput) -> UpsertCampaignPayload:
+    """Create or update a campaign by external id, with its variants and links."""
+    info.context.require(Role.INTEGRATION)
+    errors = UserErrors()
+    _check_upsert(input, errors)
+    cost_cents = _cents(errors, ["input", "cost"], input.cost)
+    sender_email = _email(errors, ["input", "senderEmail"], input.sender_email)
+    from_email = _email(errors, ["input", "fromEmail"], input.from_email)
+    if errors:
+        return UpsertCampaignPayload(campaign=None, user_errors=errors.errors)
+
+    organization_id = info.context.organization_id
+    async with info.context.database.write() as connection:
+        values: dict[str, Any] = {"name": input.name.strip()}
+        optional = {
+            "subject": input.subject,
+            "status": input.status.value if input.status else None,
+            "channel": input.channel.value if input.channel else None,
+            "from_email": from_email,
+            "selection": input.selection,
+            "sent_at": input.sent_at,
+            "cost_cents": cost_cents,
+        }
+        values.update({name: value for name, value in optional.items() if value is not None})
+        if input.project_name:
+            await connection.execute(
+                dialect_insert(connection, Project.__table__).on_conflict_do_nothing(),
+                [{"organization_id": organization_id, "name": input.project_name.strip()}],
+            )
+            values["project_id"] = (
+                await connection.execute(
+                    select(Project.id).where(
+                        Project.organization_id == organization_id,
+                        Project.name == input.project_name.strip(),
+                    )
+                )
+            ).scalar_one()
+        if sender_email:
+            values["sender_id"] = await _user_id(connection, organization_id, sender_email)
+        statement = dialect_insert(connection, Campaign.__table__)
+        campaign_id = (
+            await connection.execute(
+                statement.values(
+                    organization_id=organization_id,
+                    external_id=input.external_id.strip(),
+                    created_at=datetime.now(UTC),
+                    **values,
+                )
+                .on_conflict_do_update(
+                    index_elements=["organization_id", "external_id"], set_=values
+                )
+                .returning(Campaign.id)
+            )
+        ).scalar_one()
+        await _upsert_variants(connection, campaign_id, input)
+        await _upsert_links(connection, campaign_id, input)
+        await apply_unmatched(connection, organization_id, [input.external_id.strip()])
+    return UpsertCampaignPayload(
+        campaign=await find_campaign_by_pk(info, campaign_id), user_errors=[]
+    )
+
+
+async def _upsert_variants(
+    connection: AsyncConnection, campaign_id: int, input: UpsertCampaignInput
+) -> None:
+    variants = input.variants or []
+    if not variants:
+        return
+    if any(v.is_control for v in variants):
+        await connection.execute(
+            update(Variant).where(Variant.campaign_id == campaign_id).values(is_control=False)
+        )
+    # With no control named, the first variant is the control.
+    control = next((v.name for v in variants if v.is_control), variants[0].name)
+    statement = dialect_insert(connection, Variant.__table__)
+    for variant in variants:
+        row = {
+            "subject": variant.subject,
+            "html": variant.html,
+            "is_control": variant.name == control,
+            "factors": [{"name": f.name, "value": f.value} for f in variant.factors or []],
+        }
+        await connection.execute(
+            statement.values(
+                campaign_id=campaign_id, name=variant.name, **row
+            ).on_conflict_do_update(index_elements=["campaign_id", "name"], set_=row)
+        )
+
+
+async def _upsert_links(
+    connection: AsyncConnection, campaign_id: int, input: UpsertCampaignInput
+) -> None:
+    statement = dialect_insert(connection, LinkModel.__table__)
+    for index, link in enumerate(input.links or []):
+        row = {"label": link.label, "position": link.position or index + 1}
+        await connection.execute(
+            statement.values(campaign_id=campaign_id, url=link.url, **row).on_conflict_do_update(
+                index_elements=["campaign_id", "url"], set_=row
+            )
+        )
+
+
+async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipientsPayload:
+    """Add contacts to a campaign; suppressed contacts are recorded NOT_SENT with the reason."""
+    info.context.require(Role.INTEGRATION)
+    errors = UserErrors()
+    organization_id = info.context.organization_id
+    campaign = await find_campaign_by_pk(info, parse_pk(input.campaign_id, "Campaign"))
+    if campaign is None:
+        errors.add(["input", "campaignId"], "no such campaign", "NOT_FOUND")
+    if len(input.contacts) > 10_000:
+        errors.add(["input", "contacts"], "at most 10,000 contacts a call", "INVALID")
+    contacts: dict[str, dict[str, Any]] = {}
+    for index, contact in enumerate(input.contacts):
+        path: list[str | int] = ["input", "contacts", index]
+        email = _email(errors, [*path, "email"], contact.email)
+        owner = _email(errors, [*path, "ownerEmail"], contact.owner_email)
+        errors.check_text([*path, "name"], contact.name, 300)
+        errors.check_text([*path, "externalId"], contact.external_id, 200)
+        if email:
+            contacts[email] = {
+                "email": email,
+                "name": contact.name,
+                "external_id": contact.external_id,
+                "owner": owner,
+            }
+    if errors or campaign is None:
+        return AddRecipientsPayload(added=0, skipped=0, user_errors=errors.errors)
+
+    async with info.context.database.write() as connection:
+        variant_id = None
+        if input.variant_name:
+            variant_id = (
+                await connection.execute(
+                    select(Variant.id).where(
+                        Variant.campaign_id == campaign.pk, Variant.name == input.variant_name
+                    )
+                )
+            ).scalar_one_or_none()
+            if variant_id is None:
+                errors.add(
+                    ["input", "variantName"],
+                    f"the campaign has no variant {input.variant_name!r}",
+                    "NOT_FOUND",
+                )
+                return AddRecipientsPayload(added=0, skipped=0, user_errors=errors.errors)
+        owners = {
+            e: await _user_id(connection, organization_id, e)
+            for e in {c["owner"] for c in contacts.values() if c["owner"]}
+        }
+        await connection.execute(
+            dialect_insert(connection, Contact.__table__).on_conflict_do_nothing(),
+            [
+                {
+                    "organization_id": organization_id,
+                    "email": c["email"],
+                    "created_at": datetime.now(UTC),
+                }
+                for c in contacts.values()
+            ],
+        )
+        for contact in contacts.values():
+            changes = {
+                "name": contact["name"],
+                "external_id": contact["external_id"],
+                "owner_id": owners.get(contact["owner"]) if contact["owner"] else None,
+            }
+            changes = {name: value for name, value in changes.items() if value is not None}
+            if changes:
+                await connection.execute(
+                    update(Contact)
+                    .where(
+                        Contact.organization_id == organization_id,
+                        Contact.email == contact["email"],
+                    )
+                    .values(**changes)
+                )
+        found = (
+            await connection.execute(
+                select(
+                    Contact.id, Contact.email, Contact.owner_id, Contact.suppression_reason
+                ).where(
+                    Contact.organization_id == organization_id, Contact.email.in_(sorted(contacts))
+                )
+            )
+        ).all()
+        wanted = {(campaign.pk, row.id): (variant_id, row.owner_id) for row in found}
+        recipient_ids, new_ids = await ensure_recipients(connection, wanted, datetime.now(UTC))
+        now = datetime.now(UTC)
+        suppressed = [
+            CanonicalEvent(
+                key=f"suppressed:{campaign.pk}:{row.id}",
+                provider="system",
+                type=ResponseType.NOT_SENT,
+                occurred_at=now,
+                campaign=campaign.external_id or "",
+                contact_email=row.email,
+                contact_external_id=None,
+                contact_name=None,
+                skip_reason=row.suppression_reason,
+            )
+            for row in found
+            if row.suppression_reason and recipient_ids[(campaign.pk, row.id)] in new_ids
+        ]
+        if suppressed:
+            await apply_events(connection, organization_id, suppressed, now=now)
+        await apply_unmatched(connection, organization_id, [campaign.external_id or ""])
+    added = len(new_ids)
+    return AddRecipientsPayload(added=added, skipped=len(input.contacts) - added, user_errors=[])

@@ -1,0 +1,222 @@
+"""Campaign fields: statistics, variants, links, and the campaign list."""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+
+from app.metrics import funnel, metrics, rate
+from app.models import Campaign as CampaignModel
+from app.models import CampaignStats
+from resolvers import loaders, rows
+from resolvers.contacts import contact_by_pk, user_by_pk
+from resolvers.context import Info
+from resolvers.pagination import encode_cursor, keyset_page, page_size
+from schema import campaign as campaign_types
+from schema import organization as organization_types
+from schema.connection import Connection, Edge, PageInfo
+from schema.node import parse_pk
+from schema.stats import Funnel, Stats
+
+__all__ = ["user_by_pk", "contact_by_pk"]
+
+
+async def campaign_by_pk(info: Info, pk: int) -> "campaign_types.Campaign":
+    row = await info.context.loader("campaign_by_id", loaders.campaign_by_id).load(pk)
+    return rows.campaign(row)
+
+
+async def find_campaign_by_pk(info: Info, pk: int | None) -> "campaign_types.Campaign | None":
+    if pk is None:
+        return None
+    row = await info.context.loader("campaign_by_id", loaders.campaign_by_id).load(pk)
+    return rows.campaign(row) if row else None
+
+
+async def project_by_pk(info: Info, pk: int | None) -> "organization_types.Project | None":
+    if pk is None:
+        return None
+    row = await info.context.loader("project_by_id", loaders.project_by_id).load(pk)
+    return rows.project(row) if row else None
+
+
+def stats_from(counters: dict[str, Any], cost_cents: int | None, human_only: bool) -> Stats:
+    return Stats(**metrics(counters, cost_cents, human_only))
+
+
+async def _campaign_counters(info: Info, campaign_pk: int) -> dict[str, Any]:
+    return await info.context.loader("campaign_counters", loaders.campaign_counters).load(
+        campaign_pk
+    )
+
+
+async def campaign_stats(
+    info: Info, campaign: "campaign_types.Campaign", human_only: bool
+) -> Stats:
+    return stats_from(await _campaign_counters(info, campaign.pk), campaign.cost_cents, human_only)
+
+
+async def campaign_funnel(info: Info, campaign: "campaign_types.Campaign") -> Funnel:
+    return Funnel(**funnel(await _campaign_counters(info, campaign.pk)))
+
+
+async def variant_stats(info: Info, variant: "campaign_types.Variant", human_only: bool) -> Stats:
+    counters = await info.context.loader("variant_counters", loaders.variant_counters).load(
+        variant.pk
+    )
+    # Cost belongs to the campaign as a whole: a variant has no cost of its own.
+    return stats_from(counters, None, human_only)
+
+
+async def campaign_variants(info: Info, campaign_pk: int) -> list["campaign_types.Variant"]:
+    found = await info.context.loader("variants_by_campaign", loaders.variants_by_campaign).load(
+        campaign_pk
+    )
+    return [rows.variant(row) for row in found]
+
+
+async def campaign_links(
+    info: Info, campaign_pk: int, variant_pk: int | None = None
+) -> list["campaign_types.Link"]:
+    found = await info.context.loader("links_by_campaign", loaders.links_by_campaign).load(
+        campaign_pk
+    )
+    return [rows.link(row, variant_pk) for row in found]
+
+
+async def link_counters(info: Info, link: "campaign_types.Link") -> dict[str, int]:
+    if link.variant_pk is None:
+        return await info.context.loader("link_counters", loaders.link_counters).load(link.pk)
+    return await info.context.loader("link_variant_counters", loaders.link_variant_counters).load(
+        (link.pk, link.variant_pk)
+    )
+
+
+async def _whole_counters(info: Info, link: "campaign_types.Link") -> dict[str, Any]:
+    """The counters a link's rates divide by: its variant's, or its campaign's."""
+    if link.variant_pk is None:
+        return await _campaign_counters(info, link.campaign_pk)
+    return await info.context.loader("variant_counters", loaders.variant_counters).load(
+        link.variant_pk
+    )
+
+
+async def link_click_rate(info: Info, link: "campaign_types.Link") -> float | None:
+    clicked = (await link_counters(info, link))["clicked"]
+    return rate(clicked, int((await _whole_counters(info, link))["delivered"]))
+
+
+async def link_share(info: Info, link: "campaign_types.Link") -> float | None:
+    clicks = (await link_counters(info, link))["clicks"]
+    return rate(clicks, int((await _whole_counters(info, link))["clicks"]))
+
+
+async def link_top_clickers(
+    info: Info, link: "campaign_types.Link", first: int
+) -> list["campaign_types.LinkClicker"]:
+    first = max(0, min(first, 100))
+    found = await info.context.loader("top_clickers", loaders.top_clickers).load((link.pk, first))
+    contacts = [await contact_by_pk(info, row.contact_id) for row in found]
+    return [
+        campaign_types.LinkClicker(contact=contact, clicks=row.clicks)  # type: ignore[arg-type]
+        for row, contact in zip(found, contacts, strict=True)
+        if contact is not None
+    ]
+
+
+# --- The campaign list ---------------------------------------------------------------------
+
+
+def _rate_column(numerator: str, denominator: str) -> Any:
+    """A campaign's rate as a sortable column; campaigns with nothing sent sort as -1."""
+    totals = (
+        select(
+            CampaignStats.campaign_id,
+            func.sum(getattr(CampaignStats, numerator)).label("numerator"),
+            func.sum(getattr(CampaignStats, denominator)).label("denominator"),
+        )
+        .group_by(CampaignStats.campaign_id)
+        .subquery()
+    )
+    value = func.coalesce(
+        totals.c.numerator * 1.0 / func.nullif(totals.c.denominator, 0), literal(-1.0)
+    )
+    return totals, value
+
+
+def campaign_filter(info: Info, filter: Any) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        CampaignModel.organization_id == info.context.organization_id
+    ]
+    if filter is None:
+        return conditions
+    if filter.status:
+        conditions.append(CampaignModel.status.in_([status.value for status in filter.status]))
+    if filter.project_id is not None:
+        conditions.append(
+            CampaignModel.project_id == (parse_pk(filter.project_id, "Project") or -1)
+        )
+    if filter.sender_id is not None:
+        conditions.append(CampaignModel.sender_id == (parse_pk(filter.sender_id, "User") or -1))
+    if filter.search:
+        pattern = f"%{filter.search.lower()}%"
+        conditions.append(
+            or_(
+                func.lower(CampaignModel.name).like(pattern),
+                func.lower(func.coalesce(CampaignModel.subject, "")).like(pattern),
+                func.lower(CampaignModel.external_id).like(pattern),
+            )
+        )
+    if filter.sent_after is not None:
+        conditions.append(CampaignModel.sent_at >= filter.sent_after)
+    if filter.sent_before is not None:
+        conditions.append(CampaignModel.sent_at < filter.sent_before)
+    return conditions
+
+
+async def campaigns_connection(
+    info: Info, first: int | None, after: str | None, filter: Any, order_by: Any
+) -> Connection["campaign_types.Campaign"]:
+    size = page_size(first)
+    conditions = campaign_filter(info, filter)
+    field = order_by.field.value if order_by else "CREATED_AT"
+    descending = order_by.direction.value == "DESC" if order_by else True
+    table = CampaignModel.__table__
+    statement: Select[Any] = select(table)
+    if field in ("OPEN_RATE", "CLICK_RATE"):
+        totals, sort_value = _rate_column("opened" if field == "OPEN_RATE" else "clicked", "sent")
+        statement = select(table, sort_value.label("sort_value")).outerjoin(
+            totals, totals.c.campaign_id == table.c.id
+        )
+    else:
+        sort_value = {
+            "CREATED_AT": table.c.created_at,
+            "SENT_AT": func.coalesce(table.c.sent_at, table.c.created_at),
+            "NAME": table.c.name,
+        }[field]
+        statement = select(table, sort_value.label("sort_value"))
+    statement = statement.where(and_(*conditions))
+    found = await info.context.fetch(
+        keyset_page(statement, [sort_value, table.c.id], descending, size, after)
+    )
+    page = found[:size]
+    edges = [
+        Edge(cursor=encode_cursor([row.sort_value, row.id]), node=rows.campaign(row))
+        for row in page
+    ]
+
+    async def count_total() -> int:
+        result = await info.context.fetch(
+            select(func.count()).select_from(table).where(and_(*conditions))
+        )
+        return int(result[0][0])
+
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(found) > size,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_total=count_total,
+    )

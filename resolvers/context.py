@@ -1,0 +1,66 @@
+"""The per-request context: who is calling, one read connection, and the request's dataloaders."""
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Executable
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.types import Info as StrawberryInfo
+
+from app.auth import Principal
+from app.database import Database
+from app.enums import Role
+
+
+class PermissionDenied(Exception):
+    """The key's role may not do this; shown to the caller with code FORBIDDEN."""
+
+
+class Context:
+    """Made once per GraphQL operation (and per subscription event)."""
+
+    def __init__(self, database: Database, principal: Principal, request: Any = None) -> None:
+        self.database = database
+        self.principal = principal
+        self.request = request
+        self.request_id = uuid.uuid4().hex[:16]
+        self._connection: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+        self._loaders: dict[str, Any] = {}
+
+    @property
+    def organization_id(self) -> int:
+        return self.principal.organization_id
+
+    def require(self, role: Role) -> None:
+        """Refuse the operation unless the key's role allows `role`."""
+        if not self.principal.allows(role):
+            raise PermissionDenied(
+                f"this needs the {role.value} role; the key has {self.principal.role.value}"
+            )
+
+    async def fetch(self, statement: Executable) -> Sequence[Row[Any]]:
+        """Run a read on the request's one connection (dataloaders share it, one at a time)."""
+        async with self._lock:
+            if self._connection is None:
+                self._connection = await self.database.engine.connect()
+            result = await self._connection.execute(statement)
+            return result.all()
+
+    def loader(self, name: str, factory: Any) -> Any:
+        """The request's dataloader called `name`, made on first use."""
+        if name not in self._loaders:
+            self._loaders[name] = factory(self)
+        return self._loaders[name]
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._connection is not None:
+                await self._connection.close()
+                self._connection = None
+
+
+Info = StrawberryInfo[Context, None]

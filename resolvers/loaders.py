@@ -1,0 +1,195 @@
+"""Per-request dataloaders: each batches one kind of read into one SQL statement.
+
+Every loader of an organization's own rows filters on the caller's organization, so another
+organization's id loads as None, exactly like an id that does not exist.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from aiodataloader import DataLoader
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
+
+from app.database import in_chunks
+from app.models import (
+    STATS_COUNTERS,
+    Campaign,
+    CampaignStats,
+    Contact,
+    Link,
+    LinkClickerStats,
+    LinkStats,
+    Project,
+    User,
+    Variant,
+)
+from resolvers.context import Context
+
+Row = Any
+
+
+async def _fetch_in(
+    context: Context, build: Callable[[list[Any]], Select[Any]], keys: Sequence[Any]
+) -> list[Row]:
+    rows: list[Row] = []
+    for chunk in in_chunks(sorted(set(keys))):
+        rows += await context.fetch(build(chunk))
+    return rows
+
+
+def _by_id(
+    model: Any, scoped: Callable[[Context], ColumnElement[bool]]
+) -> Callable[[Context], DataLoader]:
+    """A loader of one table's rows by id, limited to what the caller's organization may see."""
+
+    def factory(context: Context) -> DataLoader:
+        async def batch(keys: list[int]) -> list[Row | None]:
+            table = model.__table__
+            rows = await _fetch_in(
+                context,
+                lambda chunk: select(table).where(table.c.id.in_(chunk), scoped(context)),
+                keys,
+            )
+            found = {row.id: row for row in rows}
+            return [found.get(key) for key in keys]
+
+        return DataLoader(batch)
+
+    return factory
+
+
+campaign_by_id = _by_id(Campaign, lambda c: Campaign.organization_id == c.organization_id)
+user_by_id = _by_id(User, lambda c: User.organization_id == c.organization_id)
+project_by_id = _by_id(Project, lambda c: Project.organization_id == c.organization_id)
+contact_by_id = _by_id(Contact, lambda c: Contact.organization_id == c.organization_id)
+variant_by_id = _by_id(
+    Variant,
+    lambda c: Variant.campaign_id.in_(
+        select(Campaign.id).where(Campaign.organization_id == c.organization_id)
+    ),
+)
+link_by_id = _by_id(
+    Link,
+    lambda c: Link.campaign_id.in_(
+        select(Campaign.id).where(Campaign.organization_id == c.organization_id)
+    ),
+)
+
+
+def _children(model: Any, order: Callable[[], Sequence[Any]]) -> Callable[[Context], DataLoader]:
+    """A loader of a campaign's children (variants, links), reached through a scoped campaign."""
+
+    def factory(context: Context) -> DataLoader:
+        async def batch(campaign_ids: list[int]) -> list[list[Row]]:
+            table = model.__table__
+            rows = await _fetch_in(
+                context,
+                lambda chunk: (
+                    select(table).where(table.c.campaign_id.in_(chunk)).order_by(*order())
+                ),
+                campaign_ids,
+            )
+            grouped: dict[int, list[Row]] = defaultdict(list)
+            for row in rows:
+                grouped[row.campaign_id].append(row)
+            return [grouped.get(key, []) for key in campaign_ids]
+
+        return DataLoader(batch)
+
+    return factory
+
+
+variants_by_campaign = _children(
+    Variant, lambda: (Variant.is_control.desc(), Variant.name, Variant.id)
+)
+links_by_campaign = _children(Link, lambda: (Link.position.is_(None), Link.position, Link.id))
+
+Counters = dict[str, Any]
+
+
+def _summed(
+    group_column: Any, table: Any, counters: Sequence[str], with_updated: bool
+) -> Callable[[Context], DataLoader]:
+    """A loader of counters summed over the aggregate rows of each key."""
+
+    def factory(context: Context) -> DataLoader:
+        async def batch(keys: list[Hashable]) -> list[Counters]:
+            columns = [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in counters]
+            if with_updated:
+                columns.append(func.max(table.c.updated_at).label("updated_at"))
+            rows = await _fetch_in(
+                context,
+                lambda chunk: (
+                    select(group_column.label("key"), *columns)
+                    .where(group_column.in_(chunk))
+                    .group_by(group_column)
+                ),
+                keys,
+            )
+            found = {row.key: row._asdict() for row in rows}
+            empty: Counters = dict.fromkeys(counters, 0)
+            return [found.get(key, empty) for key in keys]
+
+        return DataLoader(batch)
+
+    return factory
+
+
+stats_table = CampaignStats.__table__
+campaign_counters = _summed(stats_table.c.campaign_id, stats_table, STATS_COUNTERS, True)
+variant_counters = _summed(stats_table.c.variant_id, stats_table, STATS_COUNTERS, True)
+link_table = LinkStats.__table__
+link_counters = _summed(
+    LinkStats.__table__.c.link_id, LinkStats.__table__, ("clicks", "clicked"), False
+)
+
+
+def top_clickers(context: Context) -> DataLoader:
+    """The contacts who clicked a link most, by (link id, how many)."""
+
+    async def batch(keys: list[tuple[int, int]]) -> list[list[Row]]:
+        most = max(first for _, first in keys)
+        table = LinkClickerStats.__table__
+        ranked = select(
+            table.c.link_id,
+            table.c.contact_id,
+            table.c.clicks,
+            func.row_number()
+            .over(
+                partition_by=table.c.link_id, order_by=(table.c.clicks.desc(), table.c.contact_id)
+            )
+            .label("rank"),
+        ).where(table.c.clicks > 0)
+
+        def build(chunk: list[int]) -> Select[Any]:
+            ranked_links = ranked.where(table.c.link_id.in_(chunk)).subquery()
+            return select(ranked_links).where(ranked_links.c.rank <= most)
+
+        rows = await _fetch_in(context, build, [link_id for link_id, _ in keys])
+        grouped: dict[int, list[Row]] = defaultdict(list)
+        for row in sorted(rows, key=lambda r: (r.link_id, r.rank)):
+            grouped[row.link_id].append(row)
+        return [grouped.get(link_id, [])[:first] for link_id, first in keys]
+
+    return DataLoader(batch)
+
+
+def link_variant_counters(context: Context) -> DataLoader:
+    """A link's clicks within one variant, by (link id, variant id)."""
+
+    async def batch(keys: list[tuple[int, int]]) -> list[Counters]:
+        rows = await _fetch_in(
+            context,
+            lambda chunk: select(link_table).where(
+                tuple_(link_table.c.link_id, link_table.c.variant_id).in_(chunk)
+            ),
+            keys,
+        )
+        found = {
+            (row.link_id, row.variant_id): {"clicks": row.clicks, "clicked": row.clicked}
+            for row in rows
+        }
+        return [found.get(key, {"clicks": 0, "clicked": 0}) for key in keys]
+
+    return DataLoader(batch)

@@ -1,0 +1,57 @@
+"""`node(id:)`, `viewer` and the top-level lookups."""
+
+from sqlalchemy import select
+
+from app.models import Campaign as CampaignModel
+from app.models import Organization
+from resolvers import campaigns, contacts, loaders, rows
+from resolvers.context import Info
+from schema.node import Node, parse_global_id
+from schema.organization import Viewer
+
+
+async def viewer(info: Info) -> Viewer:
+    found = await info.context.fetch(
+        select(Organization.__table__).where(Organization.id == info.context.organization_id)
+    )
+    return Viewer(organization=rows.organization(found[0]), role=info.context.principal.role)  # type: ignore[arg-type]
+
+
+async def node(info: Info, id: str) -> Node | None:
+    parsed = parse_global_id(id)
+    if parsed is None:
+        return None
+    type_name, pk = parsed
+    context = info.context
+    if type_name == "Campaign":
+        return await campaigns.find_campaign_by_pk(info, pk)
+    if type_name == "Variant":
+        row = await context.loader("variant_by_id", loaders.variant_by_id).load(pk)
+        return rows.variant(row) if row else None
+    if type_name == "Link":
+        row = await context.loader("link_by_id", loaders.link_by_id).load(pk)
+        return rows.link(row) if row else None
+    if type_name == "Contact":
+        return await contacts.contact_by_pk(info, pk)
+    if type_name == "User":
+        return await contacts.user_by_pk(info, pk)
+    if type_name == "Project":
+        return await campaigns.project_by_pk(info, pk)
+    if type_name == "Organization" and pk == context.organization_id:
+        return (await viewer(info)).organization
+    return None
+
+
+async def campaign(info: Info, id: str | None, external_id: str | None) -> object | None:
+    if id is not None:
+        parsed = parse_global_id(id, "Campaign")
+        return await campaigns.find_campaign_by_pk(info, parsed[1]) if parsed else None
+    if external_id is not None:
+        found = await info.context.fetch(
+            select(CampaignModel.__table__).where(
+                CampaignModel.organization_id == info.context.organization_id,
+                CampaignModel.external_id == external_id,
+            )
+        )
+        return rows.campaign(found[0]) if found else None
+    return None

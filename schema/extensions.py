@@ -1,0 +1,51 @@
+"""Schema extensions for public traffic: masking unexpected errors, closing the read connection."""
+
+import logging
+from collections.abc import Iterator
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+logger = logging.getLogger("campaign_graph.graphql")
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Errors we raised on purpose (GraphQLError) or that the validator found are shown as they
+    are; anything else is a bug and is masked."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Replace unexpected errors by a message with the request id, and log the real one."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "-")
+        logger.error(
+            "request %s: unexpected error at %s",
+            request_id,
+            error.path,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            message=f"Unexpected error (request id {request_id}).",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )
+
+
+class CloseReadConnection(SchemaExtension):
+    """Return the operation's read connection to the pool once the result is built."""
+
+    async def on_operation(self) -> Iterator[None]:  # type: ignore[override]
+        yield
+        context = self.execution_context.context
+        if hasattr(context, "close"):
+            await context.close()

@@ -1,0 +1,39 @@
+"""The root Query type."""
+
+import strawberry
+
+from resolvers import campaigns, nodes
+from resolvers.context import Info
+from schema.campaign import Campaign
+from schema.connection import Connection
+from schema.inputs import CampaignFilter, CampaignOrder
+from schema.node import Node
+from schema.organization import Viewer
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await nodes.node(info, id)
+
+    @strawberry.field
+    async def viewer(self, info: Info) -> Viewer:
+        return await nodes.viewer(info)
+
+    @strawberry.field(description="A campaign by global id or by external id.")
+    async def campaign(
+        self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
+    ) -> Campaign | None:
+        return await nodes.campaign(info, id, external_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def campaigns(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        filter: CampaignFilter | None = None,
+        order_by: CampaignOrder | None = None,
+    ) -> Connection[Campaign]:
+        return await campaigns.campaigns_connection(info, first, after, filter, order_by)

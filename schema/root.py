@@ -1,0 +1,36 @@
+"""The schema, with the limits public traffic needs."""
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from schema.campaign import Campaign, Link, Variant
+from schema.contact import Contact
+from schema.extensions import CloseReadConnection, MaskUnexpectedErrors
+from schema.mutation import Mutation
+from schema.organization import Organization, Project, User
+from schema.query import Query
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[Campaign, Variant, Link, Contact, User, Project, Organization],
+    extensions=[
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ParserCache(maxsize=512),
+        ValidationCache(maxsize=512),
+        MaskUnexpectedErrors(),
+        CloseReadConnection(),
+    ],
+)
