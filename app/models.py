@@ -243,6 +243,28 @@ class UnmatchedEvent(Base):
     applied_at: Mapped[datetime | None]
 
 
+class ProviderCredential(Base):
+    """A provider's webhook secret for one organization (signing key, public key, basic auth)."""
+
+    __tablename__ = "provider_credentials"
+    __table_args__ = (UniqueConstraint("organization_id", "provider"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    provider: Mapped[str] = mapped_column(String(20))
+    # Provider-specific settings, e.g. {"public_key": "..."} or {"signing_key": "..."}.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SeenToken(Base):
+    """Webhook tokens already accepted (Mailgun): a replayed token is refused."""
+
+    __tablename__ = "seen_tokens"
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    token: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
 # --- Pre-aggregated tables: each row is a sum of recipients' contributions. -------------------
 
 STATS_COUNTERS = (

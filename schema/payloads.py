@@ -1,6 +1,5 @@
 """Mutation payloads: the result, and every reason an input was refused."""
 
-
 import strawberry
 
 from schema.campaign import Campaign

@@ -2,9 +2,12 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+
+if TYPE_CHECKING:
+    from schema.organization import User
 
 
 @strawberry.type(

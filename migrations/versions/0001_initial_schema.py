@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:58:21.834021
+Create Date: 2026-11-23 12:03:42.664369
 """
 
 from collections.abc import Sequence
@@ -29,6 +29,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organizations")),
         sa.UniqueConstraint("name", name=op.f("uq_organizations_name")),
     )
+    op.create_table(
+        "seen_tokens",
+        sa.Column("provider", sa.String(length=20), nullable=False),
+        sa.Column("token", sa.String(length=200), nullable=False),
+        sa.Column("seen_at", app.database.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("provider", "token", name=op.f("pk_seen_tokens")),
+    )
+    with op.batch_alter_table("seen_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_seen_tokens_seen_at"), ["seen_at"], unique=False)
+
     op.create_table(
         "api_keys",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -76,6 +86,27 @@ def upgrade() -> None:
             batch_op.f("ix_projects_organization_id"), ["organization_id"], unique=False
         )
 
+    op.create_table(
+        "provider_credentials",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "organization_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("provider", sa.String(length=20), nullable=False),
+        sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("updated_at", app.database.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_provider_credentials_organization_id_organizations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_credentials")),
+        sa.UniqueConstraint(
+            "organization_id",
+            "provider",
+            name=op.f("uq_provider_credentials_organization_id_provider"),
+        ),
+    )
     op.create_table(
         "unmatched_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -513,6 +544,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_unmatched_events_campaign")
 
     op.drop_table("unmatched_events")
+    op.drop_table("provider_credentials")
     with op.batch_alter_table("projects", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_projects_organization_id"))
 
@@ -521,5 +553,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_keys_organization_id"))
 
     op.drop_table("api_keys")
+    with op.batch_alter_table("seen_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_seen_tokens_seen_at"))
+
+    op.drop_table("seen_tokens")
     op.drop_table("organizations")
     # ### end Alembic commands ###
