@@ -173,6 +173,8 @@ class Recipient(Base):
     clicks: Mapped[int] = mapped_column(default=0)
     unsubscribed_at: Mapped[datetime | None]
     latest_response_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The provider's message id recorded at send time: webhooks without our metadata match on it.
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # When the latest response happened: the recipient table's DATE order.
     latest_response_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -21,6 +21,8 @@ from app.models import (
     LinkClickerStats,
     LinkStats,
     Project,
+    Recipient,
+    Response,
     User,
     Variant,
 )
@@ -193,3 +195,16 @@ def link_variant_counters(context: Context) -> DataLoader:
         return [found.get(key, {"clicks": 0, "clicked": 0}) for key in keys]
 
     return DataLoader(batch)
+
+
+def _recipient_scope(context: Context) -> ColumnElement[bool]:
+    return Recipient.campaign_id.in_(
+        select(Campaign.id).where(Campaign.organization_id == context.organization_id)
+    )
+
+
+recipient_by_id = _by_id(Recipient, _recipient_scope)
+response_by_id = _by_id(
+    Response,
+    lambda c: (Response.organization_id == c.organization_id) & Response.deleted_at.is_(None),
+)

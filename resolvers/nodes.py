@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.models import Campaign as CampaignModel
 from app.models import Organization
-from resolvers import campaigns, contacts, loaders, rows
+from resolvers import campaigns, contacts, loaders, recipients, responses, rows
 from resolvers.context import Info
 from schema.node import Node, parse_global_id
 from schema.organization import Viewer
@@ -37,6 +37,10 @@ async def node(info: Info, id: str) -> Node | None:
         return await contacts.user_by_pk(info, pk)
     if type_name == "Project":
         return await campaigns.project_by_pk(info, pk)
+    if type_name == "Recipient":
+        return await recipients.recipient_by_pk(info, pk)
+    if type_name == "Response":
+        return await responses.response_by_pk(info, pk)
     if type_name == "Organization" and pk == context.organization_id:
         return (await viewer(info)).organization
     return None

@@ -15,6 +15,8 @@ from schema.extensions import CloseReadConnection, MaskUnexpectedErrors
 from schema.mutation import Mutation
 from schema.organization import Organization, Project, User
 from schema.query import Query
+from schema.recipient import Recipient
+from schema.response import Response
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -23,7 +25,7 @@ MAX_TOKENS = 5000
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Campaign, Variant, Link, Contact, User, Project, Organization],
+    types=[Campaign, Variant, Link, Contact, User, Project, Organization, Recipient, Response],
     extensions=[
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

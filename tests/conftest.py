@@ -47,11 +47,19 @@ def postgres_admin_url() -> Iterator[str]:
         binaries = find_binaries()
         if binaries is None:
             if os.environ.get("CAMPAIGN_GRAPH_REQUIRE_POSTGRES") == "1":
-                pytest.fail("PostgreSQL is required (CAMPAIGN_GRAPH_REQUIRE_POSTGRES=1) but not installed")
+                pytest.fail(
+                    "PostgreSQL is required (CAMPAIGN_GRAPH_REQUIRE_POSTGRES=1) but not installed"
+                )
             pytest.skip("PostgreSQL server binaries are not installed")
         server = ThrowawayPostgres(binaries).start()
         url = server.url()
-    asyncio.run(_execute(url, "DROP DATABASE IF EXISTS campaign_graph_template", "CREATE DATABASE campaign_graph_template"))
+    asyncio.run(
+        _execute(
+            url,
+            "DROP DATABASE IF EXISTS campaign_graph_template",
+            "CREATE DATABASE campaign_graph_template",
+        )
+    )
     upgrade(_with_database(url, "campaign_graph_template"))
     try:
         yield url
@@ -110,7 +118,9 @@ def app(database: Database, database_url: str) -> Any:
 
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
         yield client
 
 

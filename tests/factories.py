@@ -27,12 +27,16 @@ class Organization:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-async def make_organization(database: Database, name: str | None = None, timezone: str = "UTC") -> Organization:
+async def make_organization(
+    database: Database, name: str | None = None, timezone: str = "UTC"
+) -> Organization:
     """An organization with one key of each role."""
     name = name or f"org-{next(_numbers)}"
     async with database.write() as connection:
         result = await connection.execute(
-            insert(OrganizationModel).values(name=name, timezone=timezone, created_at=datetime.now(UTC)).returning(OrganizationModel.id)
+            insert(OrganizationModel)
+            .values(name=name, timezone=timezone, created_at=datetime.now(UTC))
+            .returning(OrganizationModel.id)
         )
         organization_id = int(result.scalar_one())
         keys = {}
@@ -69,7 +73,9 @@ async def graphql(
 ) -> dict[str, Any]:
     """POST a GraphQL operation; the whole JSON answer (asserting no errors unless expected)."""
     response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=organization.headers(role)
+        "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers=organization.headers(role),
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -79,7 +85,10 @@ async def graphql(
 
 
 async def post_events(
-    client: httpx.AsyncClient, organization: Organization, events: list[dict[str, Any]], role: Role = Role.INTEGRATION
+    client: httpx.AsyncClient,
+    organization: Organization,
+    events: list[dict[str, Any]],
+    role: Role = Role.INTEGRATION,
 ) -> httpx.Response:
     return await client.post("/events", json=events, headers=organization.headers(role))
 
@@ -92,7 +101,10 @@ mutation($input: UpsertCampaignInput!) {
 
 
 async def make_campaign(
-    client: httpx.AsyncClient, organization: Organization, external_id: str = "spring", **fields: Any
+    client: httpx.AsyncClient,
+    organization: Organization,
+    external_id: str = "spring",
+    **fields: Any,
 ) -> str:
     """Create a campaign through the API; its global id."""
     input = {"externalId": external_id, "name": fields.pop("name", external_id.title()), **fields}

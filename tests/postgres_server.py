@@ -68,6 +68,8 @@ class ThrowawayPostgres:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+            self._run(
+                str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"
+            )
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -21,4 +21,10 @@ async def test_events_become_statistics(client, organization):
     campaigns = body["data"]["campaigns"]
     assert campaigns["totalCount"] == 1
     # ann: sent, delivered, opened, 2 clicks; bob: sent only
-    assert campaigns["edges"][0]["node"]["stats"] == {"recipients": 2, "sent": 2, "delivered": 1, "opened": 1, "clicks": 2}
+    assert campaigns["edges"][0]["node"]["stats"] == {
+        "recipients": 2,
+        "sent": 2,
+        "delivered": 1,
+        "opened": 1,
+        "clicks": 2,
+    }

@@ -26,6 +26,7 @@ from app.ingest.contributions import (
     difference,
     total,
 )
+from app.ingest.enrich import enrich
 from app.ingest.events import CanonicalEvent
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import RecipientState, recipient_state
@@ -567,6 +568,8 @@ def response_row(
     recorded_by: str | None,
     now: datetime,
 ) -> dict[str, Any]:
+    """The responses row of one event."""
+    enrichment = enrich(event)
     return {
         "organization_id": organization_id,
         "campaign_id": campaign_id,
@@ -590,12 +593,12 @@ def response_row(
         "ip": event.ip,
         "country": event.country,
         "city": event.city,
-        "email_client": None,
-        "device": None,
-        "browser": None,
-        "os": None,
-        "machine": bool(event.machine),
-        "bot": bool(event.bot),
+        "email_client": enrichment.email_client,
+        "device": enrichment.device,
+        "browser": enrichment.browser,
+        "os": enrichment.os,
+        "machine": enrichment.machine,
+        "bot": enrichment.bot,
         "recorded_by": recorded_by,
         "deleted_at": None,
         "deleted_by": None,

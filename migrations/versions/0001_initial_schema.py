@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:03:42.664369
+Create Date: 2026-11-23 12:05:39.978697
 """
 
 from collections.abc import Sequence
@@ -404,6 +404,7 @@ def upgrade() -> None:
         sa.Column("clicks", sa.Integer(), nullable=False),
         sa.Column("unsubscribed_at", app.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("latest_response_id", sa.BigInteger(), nullable=True),
+        sa.Column("message_id", sa.String(length=255), nullable=True),
         sa.Column("latest_response_at", app.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", app.database.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -428,6 +429,7 @@ def upgrade() -> None:
             "ix_recipients_campaign_status", ["campaign_id", "status"], unique=False
         )
         batch_op.create_index("ix_recipients_contact_id", ["contact_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_recipients_message_id"), ["message_id"], unique=False)
 
     op.create_table(
         "responses",
@@ -520,6 +522,7 @@ def downgrade() -> None:
 
     op.drop_table("responses")
     with op.batch_alter_table("recipients", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_recipients_message_id"))
         batch_op.drop_index("ix_recipients_contact_id")
         batch_op.drop_index("ix_recipients_campaign_status")
 

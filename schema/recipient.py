@@ -1,0 +1,54 @@
+"""A contact in a campaign, with the state folded from its history."""
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from resolvers import recipients as resolve
+from resolvers.context import Info
+from schema.bounce import Bounce
+from schema.enums import RecipientStatus, SkipReason
+from schema.node import Node
+
+Campaign = Annotated["Campaign", strawberry.lazy("schema.campaign")]
+Variant = Annotated["Variant", strawberry.lazy("schema.campaign")]
+Contact = Annotated["Contact", strawberry.lazy("schema.contact")]
+Response = Annotated["Response", strawberry.lazy("schema.response")]
+
+
+@strawberry.type
+class Recipient(Node):
+    status: RecipientStatus
+    skip_reason: SkipReason | None
+    bounce: Bounce | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    first_opened_at: datetime | None
+    last_opened_at: datetime | None
+    opens: int
+    first_clicked_at: datetime | None
+    clicks: int
+    unsubscribed_at: datetime | None
+    pk: strawberry.Private[int]
+    campaign_pk: strawberry.Private[int]
+    contact_pk: strawberry.Private[int]
+    variant_pk: strawberry.Private[int | None]
+    owner_pk: strawberry.Private[int | None]
+    latest_response_pk: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def campaign(self, info: Info) -> Campaign:
+        return await resolve.campaign(info, self)
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact:
+        return await resolve.contact(info, self)
+
+    @strawberry.field
+    async def variant(self, info: Info) -> Variant | None:
+        return await resolve.variant(info, self)
+
+    @strawberry.field
+    async def latest_response(self, info: Info) -> Response | None:
+        return await resolve.latest_response(info, self)
