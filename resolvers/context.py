@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from graphql import GraphQLError
 from sqlalchemy import Executable
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,8 +16,11 @@ from app.database import Database
 from app.enums import Role
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(GraphQLError):
     """The key's role may not do this; shown to the caller with code FORBIDDEN."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "FORBIDDEN"})
 
 
 class Context:

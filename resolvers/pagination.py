@@ -8,14 +8,18 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from sqlalchemy import ColumnElement, Select, bindparam, tuple_
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
 
 
-class PaginationError(ValueError):
-    """A bad `first` or `after`; shown to the caller as it is."""
+class PaginationError(GraphQLError):
+    """A bad `first` or `after`; shown to the caller as it is, with code BAD_USER_INPUT."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
 def page_size(first: int | None) -> int:

@@ -1,10 +1,15 @@
-"""Schema extensions for public traffic: masking unexpected errors, closing the read connection."""
+"""Schema extensions for public traffic: a cost limit, masking unexpected errors, closing the
+read connection."""
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
+from graphql import ExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
+
+from schema.query_cost import query_cost
 
 logger = logging.getLogger("campaign_graph.graphql")
 
@@ -49,3 +54,47 @@ class CloseReadConnection(SchemaExtension):
         context = self.execution_context.context
         if hasattr(context, "close"):
             await context.close()
+
+
+class QueryCostLimiter(SchemaExtension):
+    """Refuse operations whose cost is over the limit before they run; report the cost of every
+    operation in `extensions.cost` so clients can see what they spend."""
+
+    max_cost = 100_000
+
+    def __init__(self) -> None:
+        self.cost: int | None = None
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            self.cost = query_cost(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+            )
+            if self.cost > self.max_cost:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"query cost {self.cost} is over the limit of {self.max_cost}: "
+                            "connection sizes (first) multiply the cost of what they select; "
+                            "ask for smaller pages",
+                            extensions={
+                                "code": "QUERY_TOO_COSTLY",
+                                "cost": self.cost,
+                                "limit": self.max_cost,
+                            },
+                        )
+                    ],
+                )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return (
+            {"cost": {"requested": self.cost, "limit": self.max_cost}}
+            if self.cost is not None
+            else {}
+        )

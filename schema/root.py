@@ -11,7 +11,7 @@ from strawberry.extensions import (
 
 from schema.campaign import Campaign, Link, Variant
 from schema.contact import Contact
-from schema.extensions import CloseReadConnection, MaskUnexpectedErrors
+from schema.extensions import CloseReadConnection, MaskUnexpectedErrors, QueryCostLimiter
 from schema.mutation import Mutation
 from schema.organization import Organization, Project, User
 from schema.query import Query
@@ -32,6 +32,7 @@ schema = strawberry.Schema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        QueryCostLimiter,
         MaskUnexpectedErrors,
         CloseReadConnection,
     ],
