@@ -1,13 +1,15 @@
-"""Recompute every aggregate from the history, report drift, and optionally repair it."""
+"""Recompute every aggregate and every recipient's state from the history, report drift, and
+optionally repair it."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ingest.aggregate_writer import AGGREGATE_TABLES, add_deltas
-from app.ingest.apply import HISTORY_COLUMNS, history_entry
+from app.ingest.apply import HISTORY_COLUMNS, history_entry, state_columns
 from app.ingest.contributions import (
     AggregateKey,
     Contribution,
@@ -18,6 +20,7 @@ from app.ingest.contributions import (
     total,
 )
 from app.ingest.history import HistoryEntry
+from app.ingest.recipient_state import recipient_state
 from app.models import Campaign, Contact, Link, Recipient, Response
 
 
@@ -26,8 +29,8 @@ class Drift:
     table: str
     key: tuple[object, ...]
     field: str
-    stored: int
-    expected: int
+    stored: Any
+    expected: Any
 
 
 async def _campaign_ids(connection: AsyncConnection, campaign_id: int | None) -> list[int]:
@@ -37,8 +40,10 @@ async def _campaign_ids(connection: AsyncConnection, campaign_id: int | None) ->
     return list((await connection.execute(statement)).scalars())
 
 
-async def expected_aggregates(connection: AsyncConnection, campaign_id: int) -> Contribution:
-    """The aggregates of one campaign recomputed from its non-deleted history."""
+async def campaign_histories(
+    connection: AsyncConnection, campaign_id: int
+) -> tuple[dict[int, RecipientContext], dict[int, list[HistoryEntry]]]:
+    """Each recipient of a campaign with its non-deleted history."""
     contexts: dict[int, RecipientContext] = {}
     rows = await connection.execute(
         select(
@@ -64,6 +69,12 @@ async def expected_aggregates(connection: AsyncConnection, campaign_id: int) -> 
     )
     async for row in result:
         histories[row.recipient_id].append(history_entry(row))
+    return contexts, histories
+
+
+async def expected_aggregates(connection: AsyncConnection, campaign_id: int) -> Contribution:
+    """The aggregates of one campaign recomputed from its non-deleted history."""
+    contexts, histories = await campaign_histories(connection, campaign_id)
     return total(contribution(contexts[rid], history) for rid, history in histories.items())
 
 
@@ -72,8 +83,10 @@ async def stored_aggregates(connection: AsyncConnection, campaign_id: int) -> Co
     stored: Contribution = {}
     link_ids = select(Link.id).where(Link.campaign_id == campaign_id).scalar_subquery()
     for name, (table, key_columns, counters) in AGGREGATE_TABLES.items():
-        owner = table.c.campaign_id if "campaign_id" in table.c else table.c.link_id
-        condition = owner == campaign_id if "campaign_id" in table.c else owner.in_(link_ids)
+        if "campaign_id" in table.c:
+            condition = table.c.campaign_id == campaign_id
+        else:
+            condition = table.c.link_id.in_(link_ids)
         for row in await connection.execute(select(table).where(condition)):
             key = tuple(getattr(row, column) for column in key_columns)
             stored[(name, key)] = {column: getattr(row, column) for column in counters}
@@ -87,13 +100,49 @@ def _nonzero(aggregates: Contribution) -> dict[AggregateKey, Counters]:
     }
 
 
+async def _recipient_drift(
+    connection: AsyncConnection,
+    campaign_id: int,
+    histories: dict[int, list[HistoryEntry]],
+    repair: bool,
+) -> list[Drift]:
+    """Recipients whose stored state differs from the fold of their history."""
+    drifts: list[Drift] = []
+    repairs = []
+    columns = list(state_columns(recipient_state([])))
+    stored_rows = await connection.execute(
+        select(Recipient.id, *(getattr(Recipient, name) for name in columns)).where(
+            Recipient.campaign_id == campaign_id
+        )
+    )
+    for row in stored_rows:
+        if row.id not in histories:
+            continue
+        expected = state_columns(recipient_state(histories[row.id]))
+        changed = {name: value for name, value in expected.items() if getattr(row, name) != value}
+        for name, value in sorted(changed.items()):
+            drifts.append(Drift("recipients", (row.id,), name, getattr(row, name), value))
+        if changed:
+            repairs.append({"recipient_key": row.id, **expected})
+    if repair and repairs:
+        await connection.execute(
+            update(Recipient)
+            .where(Recipient.id == bindparam("recipient_key"))
+            .values({name: bindparam(name) for name in columns}),
+            repairs,
+        )
+    return drifts
+
+
 async def reconcile(
     connection: AsyncConnection, campaign_id: int | None = None, repair: bool = False
 ) -> list[Drift]:
-    """Every difference between stored and recomputed aggregates; with repair, fix them."""
+    """Every difference between stored and recomputed aggregates and recipient states; with
+    repair, fix them (inside the caller's write transaction)."""
     drifts: list[Drift] = []
     for cid in await _campaign_ids(connection, campaign_id):
-        expected = await expected_aggregates(connection, cid)
+        contexts, histories = await campaign_histories(connection, cid)
+        expected = total(contribution(contexts[rid], history) for rid, history in histories.items())
         stored = await stored_aggregates(connection, cid)
         delta = difference(_nonzero(expected), _nonzero(stored))
         for (table, key), counters in sorted(delta.items(), key=lambda item: str(item[0])):
@@ -102,10 +151,6 @@ async def reconcile(
                 drifts.append(Drift(table, key, field, stored_value, stored_value + change))
         if repair and delta:
             await add_deltas(connection, delta, datetime.now(UTC))
+        if histories:
+            drifts += await _recipient_drift(connection, cid, histories, repair)
     return drifts
-
-
-async def delete_empty_rows(connection: AsyncConnection) -> None:
-    """Rows whose counters are all zero carry nothing; reconcile may drop them."""
-    for table, _, counters in AGGREGATE_TABLES.values():
-        await connection.execute(delete(table).where(*(table.c[c] == 0 for c in counters)))
