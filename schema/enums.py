@@ -4,31 +4,57 @@ from enum import Enum
 
 import strawberry
 
-from app import enums
+from app.enums import (
+    BounceCategory,
+    BounceType,
+    CampaignStatus,
+    Channel,
+    Dimension,
+    RecipientStatus,
+    ResponseSource,
+    ResponseType,
+    Role,
+    SkipReason,
+)
 
-Role = strawberry.enum(enums.Role)
-CampaignStatus = strawberry.enum(enums.CampaignStatus)
-Channel = strawberry.enum(enums.Channel)
-ResponseType = strawberry.enum(
-    enums.ResponseType,
+# strawberry.enum registers the shared Python enums in place, so they stay plain types for mypy.
+strawberry.enum(Role)
+strawberry.enum(CampaignStatus)
+strawberry.enum(Channel)
+strawberry.enum(
+    ResponseType,
     description="Everything recorded about a recipient of a campaign: tracked email events and manual responses.",
 )
-ResponseSource = strawberry.enum(enums.ResponseSource)
-BounceType = strawberry.enum(enums.BounceType)
-BounceCategory = strawberry.enum(
-    enums.BounceCategory,
+strawberry.enum(ResponseSource)
+strawberry.enum(BounceType)
+strawberry.enum(
+    BounceCategory,
     description="Why a bounce happened; HARD: DOMAIN_NOT_FOUND, USER_NOT_FOUND, INVALID_ADDRESS; the rest are SOFT.",
 )
-SkipReason = strawberry.enum(
-    enums.SkipReason, description="Why a message was not sent or was dropped."
-)
-RecipientStatus = strawberry.enum(
-    enums.RecipientStatus,
+strawberry.enum(SkipReason, description="Why a message was not sent or was dropped.")
+strawberry.enum(
+    RecipientStatus,
     description="The furthest point a recipient reached, for the status chart and recipient filters.",
 )
-Dimension = strawberry.enum(
-    enums.Dimension, description="Dimensions of engagement (opens and clicks)."
-)
+strawberry.enum(Dimension, description="Dimensions of engagement (opens and clicks).")
+
+__all__ = [
+    "ABMetric",
+    "BounceCategory",
+    "BounceType",
+    "CampaignOrderField",
+    "CampaignStatus",
+    "Channel",
+    "Dimension",
+    "Granularity",
+    "RecipientOrderField",
+    "RecipientStatus",
+    "ResponseSource",
+    "ResponseType",
+    "Role",
+    "SkipReason",
+    "SortDirection",
+]
 
 
 @strawberry.enum

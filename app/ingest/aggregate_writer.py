@@ -46,7 +46,7 @@ AGGREGATE_TABLES: dict[str, tuple[Table, tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def dialect_insert(connection: AsyncConnection, table: Table) -> Any:
+def dialect_insert(connection: AsyncConnection, table: Any) -> Any:
     """INSERT with ON CONFLICT support for the connection's backend."""
     if connection.dialect.name == "postgresql":
         return postgresql.insert(table)
