@@ -253,11 +253,11 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                 for c in contacts.values()
             ],
         )
-        for contact in contacts.values():
+        for wanted in contacts.values():
             changes = {
-                "name": contact["name"],
-                "external_id": contact["external_id"],
-                "owner_id": owners.get(contact["owner"]) if contact["owner"] else None,
+                "name": wanted["name"],
+                "external_id": wanted["external_id"],
+                "owner_id": owners.get(wanted["owner"]) if wanted["owner"] else None,
             }
             changes = {name: value for name, value in changes.items() if value is not None}
             if changes:
@@ -265,7 +265,7 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                     update(Contact)
                     .where(
                         Contact.organization_id == organization_id,
-                        Contact.email == contact["email"],
+                        Contact.email == wanted["email"],
                     )
                     .values(**changes)
                 )
