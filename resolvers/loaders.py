@@ -14,15 +14,19 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from app.database import in_chunks
 from app.models import (
     STATS_COUNTERS,
+    TIMELINE_COUNTERS,
     Campaign,
     CampaignStats,
     Contact,
+    EngagementStats,
     Link,
     LinkClickerStats,
     LinkStats,
+    Organization,
     Project,
     Recipient,
     Response,
+    TimelineBucket,
     User,
     Variant,
 )
@@ -114,20 +118,16 @@ def _summed(
     group_column: Any, table: Any, counters: Sequence[str], with_updated: bool
 ) -> Callable[[Context], DataLoader]:
     """A loader of counters summed over the aggregate rows of each key."""
+    # Built once: making ~30 SUM columns per batch cost about a fifth of a dashboard request.
+    columns = [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in counters]
+    if with_updated:
+        columns.append(func.max(table.c.updated_at).label("updated_at"))
+    summed = select(group_column.label("key"), *columns).group_by(group_column)
 
     def factory(context: Context) -> DataLoader:
         async def batch(keys: list[Hashable]) -> list[Counters]:
-            columns = [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in counters]
-            if with_updated:
-                columns.append(func.max(table.c.updated_at).label("updated_at"))
             rows = await _fetch_in(
-                context,
-                lambda chunk: (
-                    select(group_column.label("key"), *columns)
-                    .where(group_column.in_(chunk))
-                    .group_by(group_column)
-                ),
-                keys,
+                context, lambda chunk: summed.where(group_column.in_(chunk)), keys
             )
             found = {row.key: row._asdict() for row in rows}
             empty: Counters = dict.fromkeys(counters, 0)
@@ -208,3 +208,121 @@ response_by_id = _by_id(
     Response,
     lambda c: (Response.organization_id == c.organization_id) & Response.deleted_at.is_(None),
 )
+
+
+# --- Read-side metrics: timeline, engagement, owner sections -----------------------------
+
+organization_by_id = _by_id(Organization, lambda c: Organization.id == c.organization_id)
+
+
+def timeline_rows(context: Context) -> DataLoader:
+    """A campaign's 15-minute UTC buckets that hold events, oldest first, summed over variants
+    (or of one variant), by (campaign id, variant id or None, start or None, end or None); the
+    bounds are UTC, the end exclusive. Keys that share their bounds share one statement."""
+
+    async def batch(keys: list[tuple[int, int | None, Any, Any]]) -> list[list[Row]]:
+        table = TimelineBucket.__table__
+        sums = [func.sum(table.c[name]).label(name) for name in TIMELINE_COUNTERS]
+        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for campaign_id, *bounds in keys:
+            groups[tuple(bounds)].append(campaign_id)
+        found: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
+        for (variant_id, start, end), campaign_ids in groups.items():
+            conditions: list[ColumnElement[bool]] = []
+            if variant_id is not None:
+                conditions.append(table.c.variant_id == variant_id)
+            if start is not None:
+                conditions.append(table.c.bucket_start >= start)
+            if end is not None:
+                conditions.append(table.c.bucket_start < end)
+
+            def build(chunk: list[int], conditions: list[ColumnElement[bool]] = conditions) -> Any:
+                return (
+                    select(table.c.campaign_id, table.c.bucket_start, *sums)
+                    .where(table.c.campaign_id.in_(chunk), *conditions)
+                    .group_by(table.c.campaign_id, table.c.bucket_start)
+                )
+
+            for row in await _fetch_in(context, build, campaign_ids):
+                counters = {name: int(getattr(row, name) or 0) for name in TIMELINE_COUNTERS}
+                if any(counters.values()):  # a bucket emptied by a deletion holds no event
+                    key = (row.campaign_id, variant_id, start, end)
+                    found[key].append((row.bucket_start, counters))
+        for rows in found.values():
+            rows.sort(key=lambda row: row[0])
+        return [found.get(key, []) for key in keys]
+
+    return DataLoader(batch)
+
+
+def engagement_rows(context: Context) -> DataLoader:
+    """A campaign's top values of one dimension by unique openers, then value, by
+    (campaign id, dimension, how many)."""
+
+    async def batch(keys: list[tuple[int, str, int]]) -> list[list[Row]]:
+        table = EngagementStats.__table__
+        groups: dict[str, list[int]] = defaultdict(list)
+        for campaign_id, dimension, _ in keys:
+            groups[dimension].append(campaign_id)
+        most = max(first for _, _, first in keys)
+        found: dict[tuple[int, str], list[Row]] = defaultdict(list)
+        for dimension, campaign_ids in groups.items():
+
+            def build(chunk: list[int], dimension: str = dimension) -> Any:
+                ranked = (
+                    select(
+                        table,
+                        func.row_number()
+                        .over(
+                            partition_by=table.c.campaign_id,
+                            order_by=(table.c.opened.desc(), table.c.value),
+                        )
+                        .label("rank"),
+                    )
+                    .where(
+                        table.c.campaign_id.in_(chunk),
+                        table.c.dimension == dimension,
+                        table.c.opens + table.c.clicks > 0,
+                    )
+                    .subquery()
+                )
+                return select(ranked).where(ranked.c.rank <= most)
+
+            for row in await _fetch_in(context, build, campaign_ids):
+                found[(row.campaign_id, dimension)].append(row)
+        result = []
+        for campaign_id, dimension, first in keys:
+            rows = sorted(found.get((campaign_id, dimension), []), key=lambda r: r.rank)
+            result.append(rows[:first])
+        return result
+
+    return DataLoader(batch)
+
+
+def owner_counters(context: Context) -> DataLoader:
+    """A campaign's statistics counters per record owner (owner id 0: no owner), by campaign."""
+
+    async def batch(campaign_ids: list[int]) -> list[list[Counters]]:
+        columns = [
+            func.coalesce(func.sum(stats_table.c[name]), 0).label(name) for name in STATS_COUNTERS
+        ]
+        rows = await _fetch_in(
+            context,
+            lambda chunk: (
+                select(
+                    stats_table.c.campaign_id,
+                    stats_table.c.owner_id,
+                    *columns,
+                    func.max(stats_table.c.updated_at).label("updated_at"),
+                )
+                .where(stats_table.c.campaign_id.in_(chunk))
+                .group_by(stats_table.c.campaign_id, stats_table.c.owner_id)
+            ),
+            campaign_ids,
+        )
+        grouped: dict[int, list[Counters]] = defaultdict(list)
+        for row in rows:
+            grouped[row.campaign_id].append(row._asdict())
+        return [grouped.get(key, []) for key in campaign_ids]
+
+    return DataLoader(batch)

@@ -2,11 +2,12 @@
 
 import strawberry
 
-from resolvers import campaigns, nodes
+from resolvers import campaigns, contact_list, nodes
 from resolvers.context import Info
 from schema.campaign import Campaign
 from schema.connection import Connection
-from schema.inputs import CampaignFilter, CampaignOrder
+from schema.contact import Contact
+from schema.inputs import CampaignFilter, CampaignOrder, ContactFilter
 from schema.node import Node
 from schema.organization import Viewer
 
@@ -37,3 +38,25 @@ class Query:
         order_by: CampaignOrder | None = None,
     ) -> Connection[Campaign]:
         return await campaigns.campaigns_connection(info, first, after, filter, order_by)
+
+    @strawberry.field(
+        description="A contact by global id, by email or by external id (one of them)."
+    )
+    async def contact(
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        email: str | None = None,
+        external_id: str | None = None,
+    ) -> Contact | None:
+        return await contact_list.contact(info, id, email, external_id)
+
+    @strawberry.field(description="The organization's contacts, by email.")
+    async def contacts(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        filter: ContactFilter | None = None,
+    ) -> Connection[Contact]:
+        return await contact_list.contacts_connection(info, first, after, filter)

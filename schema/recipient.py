@@ -5,9 +5,11 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers import history
 from resolvers import recipients as resolve
 from resolvers.context import Info
 from schema.bounce import Bounce
+from schema.connection import Connection
 from schema.enums import RecipientStatus, SkipReason
 from schema.node import Node
 
@@ -52,3 +54,9 @@ class Recipient(Node):
     @strawberry.field
     async def latest_response(self, info: Info) -> Response | None:
         return await resolve.latest_response(info, self)
+
+    @strawberry.field(description="newest first")
+    async def responses(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> Connection[Response]:
+        return await history.recipient_responses(info, self, first, after)

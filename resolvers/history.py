@@ -1,0 +1,124 @@
+"""Response history, newest first: a campaign's activity log, a recipient's responses and a
+contact's responses across campaigns. Deleted responses are history no longer shown."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, select
+
+from app.models import Response
+from resolvers import batched_pages, rows
+from resolvers.arguments import argument_pk, aware
+from resolvers.context import Info
+from schema.connection import Connection
+
+if TYPE_CHECKING:  # the schema modules import these resolvers
+    from schema import campaign as campaign_types
+    from schema import contact as contact_types
+    from schema import recipient as recipient_types
+    from schema import response as response_types
+
+responses = Response.__table__
+
+# (types, since, campaign pk): the filters every history connection may have.
+HistoryQuery = tuple[tuple[str, ...], datetime | None, int | None]
+
+
+def history_query(
+    types: list[Any] | None, since: datetime | None, campaign_pk: int | None = None
+) -> HistoryQuery:
+    """Hashable filters of a history connection (None or [] types: every type)."""
+    return (
+        tuple(sorted({kind.value for kind in types or ()})),
+        aware(since, "since"),
+        campaign_pk,
+    )
+
+
+def history_conditions(query: HistoryQuery) -> list[ColumnElement[bool]]:
+    types, since, campaign_pk = query
+    conditions: list[ColumnElement[bool]] = [responses.c.deleted_at.is_(None)]
+    if types:
+        conditions.append(responses.c.type.in_(types))
+    if since is not None:
+        conditions.append(responses.c.occurred_at >= since)
+    if campaign_pk is not None:
+        conditions.append(responses.c.campaign_id == campaign_pk)
+    return conditions
+
+
+def _shape_by(parent: ColumnElement[Any]) -> batched_pages.ShapeOf:
+    def shape(query: HistoryQuery) -> batched_pages.PageShape:
+        statement = select(responses).where(*history_conditions(query))
+        return batched_pages.PageShape(
+            statement, parent, [responses.c.occurred_at, responses.c.id], True
+        )
+
+    return shape
+
+
+_by_campaign = _shape_by(responses.c.campaign_id)
+_by_recipient = _shape_by(responses.c.recipient_id)
+_by_contact = _shape_by(responses.c.contact_id)
+CURSOR_KINDS = (datetime, int)
+
+
+async def _history(
+    info: Info,
+    name: str,
+    shape: batched_pages.ShapeOf,
+    parent: int,
+    query: HistoryQuery,
+    first: int | None,
+    after: str | None,
+) -> Connection["response_types.Response"]:
+    return await batched_pages.batched_connection(
+        info.context,
+        name,
+        shape,
+        parent,
+        query,
+        first,
+        after,
+        cursor_of=lambda row: [row.occurred_at, row.id],
+        node_of=rows.response,
+        cursor_kinds=CURSOR_KINDS,
+    )
+
+
+async def campaign_activity(
+    info: Info,
+    campaign: "campaign_types.Campaign",
+    first: int | None,
+    after: str | None,
+    types: list[Any] | None,
+    since: datetime | None,
+) -> Connection["response_types.Response"]:
+    """The campaign's event log, newest first, optionally of some types and since a moment."""
+    query = history_query(types, since)
+    return await _history(info, "campaign_activity", _by_campaign, campaign.pk, query, first, after)
+
+
+async def recipient_responses(
+    info: Info, recipient: "recipient_types.Recipient", first: int | None, after: str | None
+) -> Connection["response_types.Response"]:
+    """A recipient's responses, newest first."""
+    query = history_query(None, None)
+    return await _history(
+        info, "recipient_responses", _by_recipient, recipient.pk, query, first, after
+    )
+
+
+async def contact_responses(
+    info: Info,
+    contact: "contact_types.Contact",
+    first: int | None,
+    after: str | None,
+    campaign_id: str | None,
+    types: list[Any] | None,
+    since: datetime | None,
+) -> Connection["response_types.Response"]:
+    """A contact's whole history across campaigns, newest first: what integrations sync."""
+    campaign_pk = argument_pk(campaign_id, "Campaign", "campaignId")
+    query = history_query(types, since, campaign_pk)
+    return await _history(info, "contact_responses", _by_contact, contact.pk, query, first, after)
