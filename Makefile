@@ -30,3 +30,11 @@ lint: install
 lock:
 	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
+
+# Benchmarks (not part of `make test`): 1,000,000 recipients on SQLite, then on a throwaway
+# PostgreSQL when its server is installed; each run's table is appended to BENCHMARKS.md.
+BENCH_ARGS ?= --recipients 1000000
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS) --record BENCHMARKS.md
+	if $(BIN)/python -c "import sys; from tests.postgres_server import find_binaries; sys.exit(find_binaries() is None)"; then \
+		$(BIN)/python -m bench $(BENCH_ARGS) --postgres --record BENCHMARKS.md; fi

@@ -157,9 +157,7 @@ def command_keys_revoke(args: argparse.Namespace) -> None:
 
 async def ingest_file(database: Database, org_name: str, path: Path, provider: str) -> IngestResult:
     if provider != "canonical":
-        raise CommandError(
-            f"provider {provider!r} is not supported by this command yet; use canonical"
-        )
+        return await ingest_provider_file(database, org_name, path, provider)
     org = await organization_id(database, org_name)
     body = path.read_bytes()
     content_type = (
@@ -182,6 +180,37 @@ async def ingest_file(database: Database, org_name: str, path: Path, provider: s
                 total.merge(
                     await apply_events(connection, org, batch, source=ResponseSource.IMPORT)
                 )
+            progress.advance(task, len(batch))
+    return total
+
+
+async def ingest_provider_file(
+    database: Database, org_name: str, path: Path, provider: str
+) -> IngestResult:
+    """A provider's exported events, normalized as their webhooks are (README, "Providers")."""
+    from app.ingest.providers.events import PayloadError
+    from app.ingest.providers.files import events_from_items
+    from app.ingest.providers.ingest import ingest_provider_events
+
+    org = await organization_id(database, org_name)
+    body = path.read_bytes()
+    content_type = "application/json" if body.lstrip().startswith(b"[") else "application/x-ndjson"
+    try:
+        events = events_from_items(provider, decode_body(body, content_type))
+    except (EventError, PayloadError) as exc:
+        raise CommandError(f"nothing applied: {exc}") from None
+    total = IngestResult()
+    with Progress(console=err_console) as progress:
+        task = progress.add_task(f"ingesting {path.name}", total=len(events))
+        for start in range(0, len(events), INGEST_BATCH):
+            batch = events[start : start + INGEST_BATCH]
+            try:
+                async with database.write() as connection:
+                    total.merge(
+                        await ingest_provider_events(connection, org, batch, datetime.now(UTC))
+                    )
+            except PayloadError as exc:
+                raise CommandError(f"events {start} to {start + len(batch) - 1}: {exc}") from None
             progress.advance(task, len(batch))
     return total
 
@@ -246,8 +275,134 @@ def command_demo(args: argparse.Namespace) -> None:
     from app.demo import load_demo
 
     key = run(lambda database: load_demo(database, args.recipients, args.org, err_console))
-    err_console.print("demo data loaded; an ADMIN key (shown once):")
+    err_console.print(f"an ADMIN key for {args.org!r} (shown once):")
     print(key)
+
+
+EXPORT_FILTERS = {
+    "status": "status",
+    "responded": "responded",
+    "variant_id": "variantId",
+    "owner_id": "ownerId",
+    "link_id": "linkId",
+    "search": "search",
+    "types": "types",
+    "since": "since",
+    "until": "until",
+}
+
+
+def command_export(args: argparse.Namespace) -> None:
+    from app.exports.filters import FilterError, Parameters
+    from app.exports.to_file import ExportError, export_to_file
+
+    pairs = [
+        (name, value)
+        for option, name in EXPORT_FILTERS.items()
+        for value in (getattr(args, option) or [])
+    ]
+
+    async def export(database: Database) -> tuple[Path, int | None]:
+        org = await organization_id(database, args.org)
+        try:
+            return await export_to_file(
+                database,
+                org,
+                args.campaign,
+                args.kind,
+                Parameters.from_pairs(pairs),
+                Path(args.output) if args.output else None,
+                err_console,
+            )
+        except (ExportError, FilterError) as exc:
+            raise CommandError(str(exc)) from None
+
+    path, rows = run(export)
+    console.print(f"{path}" + (f": {rows} rows" if rows is not None else ""))
+
+
+def secret_value(value: str | None) -> str | None:
+    """An option's value, or a line read from standard input for "-" (keeps it out of `ps`)."""
+    if value == "-":
+        return sys.stdin.readline().strip()
+    return value
+
+
+def command_providers_set(args: argparse.Namespace) -> None:
+    from urllib.parse import quote
+
+    from app import providers
+
+    try:
+        if args.provider == "sendgrid":
+            settings = providers.sendgrid_settings(secret_value(args.public_key) or "")
+        elif args.provider == "mailgun":
+            settings = providers.mailgun_settings(secret_value(args.signing_key) or "")
+        elif args.provider == "postmark":
+            settings = providers.postmark_settings(
+                args.username,
+                secret_value(args.password),
+                args.header_name,
+                secret_value(args.header_secret),
+            )
+        else:
+            settings = providers.ses_settings(args.topic_arn)
+    except providers.CredentialError as exc:
+        raise CommandError(str(exc)) from None
+
+    async def store(database: Database) -> None:
+        org = await organization_id(database, args.org)
+        async with database.write() as connection:
+            await providers.set_credentials(connection, org, args.provider, settings)
+
+    run(store)
+    console.print(f"{args.provider} credentials for {args.org!r} saved")
+    console.print(
+        f"webhook URL: https://<your host>/webhooks/{args.provider}/{quote(args.org, safe='')}"
+    )
+    if args.provider == "ses" and not settings["topic_arns"]:
+        err_console.print("[yellow]warning:[/yellow] any SNS topic may post; add --topic-arn")
+
+
+def command_providers_list(args: argparse.Namespace) -> None:
+    from app import providers
+
+    async def listing(database: Database) -> list[Any]:
+        org = await organization_id(database, args.org) if args.org else None
+        async with database.read() as connection:
+            return await providers.list_credentials(connection, org)
+
+    table = Table("organization", "provider", "settings", "updated")
+    for name, provider, summary, updated in run(listing):
+        table.add_row(name, provider, summary, f"{updated:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+def add_providers_commands(commands: Any) -> None:
+    """`providers set --org NAME PROVIDER ...` and `providers list`."""
+    group = commands.add_parser("providers", help="webhook credentials of ESPs").add_subparsers(
+        dest="providers_command", required=True
+    )
+    set_command = group.add_parser(
+        "set", help="store an organization's webhook credentials for a provider"
+    )
+    set_command.add_argument("--org", required=True)
+    by_provider = set_command.add_subparsers(dest="provider", required=True)
+    sendgrid = by_provider.add_parser("sendgrid", help="Signed Event Webhook verification key")
+    sendgrid.add_argument("--public-key", required=True, help="base64 key or PEM ('-': stdin)")
+    mailgun = by_provider.add_parser("mailgun", help="HTTP webhook signing key")
+    mailgun.add_argument("--signing-key", required=True, help="('-': read from stdin)")
+    postmark = by_provider.add_parser("postmark", help="basic auth, or a secret header")
+    postmark.add_argument("--username")
+    postmark.add_argument("--password", help="('-': read from stdin)")
+    postmark.add_argument("--header-name", default=None, help="default X-Webhook-Secret")
+    postmark.add_argument("--header-secret", help="('-': read from stdin)")
+    ses = by_provider.add_parser("ses", help="SNS topics allowed to post")
+    ses.add_argument("--topic-arn", action="append", default=[], help="repeat for several")
+    set_command.set_defaults(handler=command_providers_set)
+    list_command = group.add_parser("list", help="list stored credentials (no secrets)")
+    list_command.add_argument("--org", default=None)
+    list_command.set_defaults(handler=command_providers_list)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -299,7 +454,12 @@ def parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="replay events from a file (JSON array or NDJSON)")
     ingest.add_argument("file")
     ingest.add_argument("--org", required=True)
-    ingest.add_argument("--provider", default="canonical")
+    ingest.add_argument(
+        "--provider",
+        default="canonical",
+        choices=["canonical", "sendgrid", "mailgun", "ses", "postmark"],
+        help="the file's format: canonical events, or a provider's webhook events",
+    )
     ingest.set_defaults(handler=command_ingest)
 
     reconcile = commands.add_parser(
@@ -310,6 +470,20 @@ def parser() -> argparse.ArgumentParser:
     reconcile.set_defaults(handler=command_reconcile)
 
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=command_schema)
+
+    export = commands.add_parser(
+        "export", help="write a campaign's recipients or activity (CSV) or summary (xlsx)"
+    )
+    export.add_argument("kind", choices=["recipients", "activity", "summary"])
+    export.add_argument("--org", required=True)
+    export.add_argument("--campaign", required=True, help="the campaign's id or external id")
+    export.add_argument("--output", "-o", default=None, help="file to write (default: ./NAME)")
+    for option in EXPORT_FILTERS:
+        flag = "--" + option.replace("_", "-")
+        export.add_argument(flag, action="append", help="filter, as the HTTP download takes it")
+    export.set_defaults(handler=command_export)
+
+    add_providers_commands(commands)
     return main
 
 

@@ -1,13 +1,15 @@
 """The database engine: SQLite (WAL, busy timeout) by default, PostgreSQL at scale."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +76,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+Result = TypeVar("Result")
+
+# PostgreSQL's SQLSTATEs for a transaction aborted by contention: retrying it is safe.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    original = error.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return code in RETRYABLE_SQLSTATES
+
+
 class Database:
     """The engine plus the one rule for writing: one writer at a time on SQLite."""
 
@@ -99,6 +113,25 @@ class Database:
         else:
             async with self.engine.begin() as connection:
                 yield connection
+
+    async def retrying_write(
+        self, work: Callable[[AsyncConnection], Awaitable[Result]], attempts: int = 5
+    ) -> Result:
+        """Run `work` in a write transaction, again from the start if PostgreSQL aborted it.
+
+        Under contention PostgreSQL may abort a transaction with a deadlock or a serialization
+        failure; nothing of it was applied, so running the whole transaction again is safe.
+        `work` must do nothing outside the transaction that it cannot do twice.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write() as connection:
+                    return await work(connection)
+            except DBAPIError as error:
+                if attempt == attempts or not is_retryable(error):
+                    raise
+            await asyncio.sleep(random.uniform(0, 0.02 * 2**attempt))
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

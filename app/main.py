@@ -7,11 +7,16 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from app.database import Database
+from app.ingest.providers.ses import SnsClient
+from app.pubsub import stop_broker
 from app.routes.events import events_endpoint
+from app.routes.exports import export_routes
 from app.routes.graphql import GraphQLApp, RequireKey
+from app.routes.tracking import tracking_routes
+from app.routes.webhooks import webhooks_endpoint
 from app.settings import Settings
 
 
@@ -29,17 +34,29 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await stop_broker(database)
+        await sns.close()
         await database.dispose()
 
     graphql = RequireKey(GraphQLApp(database), database)
+    sns = SnsClient()  # SNS signing certificates, fetched once and cached (tests add their own)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/events", events_endpoint(database, settings), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *export_routes(database),
+            Route(
+                "/webhooks/{provider}/{organization}",
+                webhooks_endpoint(database, settings, sns),
+                methods=["POST"],
+            ),
+            *tracking_routes(database, settings),
         ],
         lifespan=lifespan,
     )
     app.state.database = database
     app.state.settings = settings
+    app.state.sns = sns
     return app

@@ -14,6 +14,10 @@ class Settings:
     # Events in one POST /events batch.
     max_batch_events: int = 10_000
     log_level: str = "INFO"
+    # Signs own tracking tokens (GET /t/o/..., /t/c/...); tracking answers 503 while unset.
+    tracking_secret: str | None = None
+    # A MaxMind-format database (e.g. GeoLite2-City.mmdb): country and city of events' IPs.
+    geoip_database: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -23,4 +27,6 @@ class Settings:
             max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", 10 * 1024 * 1024)),
             max_batch_events=int(os.environ.get("MAX_BATCH_EVENTS", 10_000)),
             log_level=os.environ.get("LOG_LEVEL", "INFO"),
+            tracking_secret=os.environ.get("TRACKING_SECRET") or None,
+            geoip_database=os.environ.get("GEOIP_DATABASE") or None,
         )

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.enums import ResponseType, Role
@@ -194,6 +194,20 @@ async def _upsert_links(
         )
 
 
+async def _external_ids_taken(
+    connection: AsyncConnection, organization_id: int, wanted: dict[str, str | None]
+) -> set[str]:
+    """External ids that another contact (another email) of the organization already has."""
+    if not wanted:
+        return set()
+    rows = await connection.execute(
+        select(Contact.external_id, Contact.email).where(
+            Contact.organization_id == organization_id, Contact.external_id.in_(sorted(wanted))
+        )
+    )
+    return {row.external_id for row in rows if wanted[row.external_id] != row.email}
+
+
 async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipientsPayload:
     """Add contacts to a campaign; suppressed contacts are recorded NOT_SENT with the reason."""
     info.context.require(Role.INTEGRATION)
@@ -205,12 +219,15 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
     if len(input.contacts) > 10_000:
         errors.add(["input", "contacts"], "at most 10,000 contacts a call", "INVALID")
     contacts: dict[str, dict[str, Any]] = {}
+    external_ids: dict[str, str | None] = {}
     for index, contact in enumerate(input.contacts):
         path: list[str | int] = ["input", "contacts", index]
         email = _email(errors, [*path, "email"], contact.email)
         owner = _email(errors, [*path, "ownerEmail"], contact.owner_email)
         errors.check_text([*path, "name"], contact.name, 300)
         errors.check_text([*path, "externalId"], contact.external_id, 200)
+        if contact.external_id and external_ids.setdefault(contact.external_id, email) != email:
+            errors.add([*path, "externalId"], "externalId is given to two contacts", "DUPLICATE")
         if email:
             contacts[email] = {
                 "email": email,
@@ -238,6 +255,16 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                     "NOT_FOUND",
                 )
                 return AddRecipientsPayload(added=0, skipped=0, user_errors=errors.errors)
+        taken = await _external_ids_taken(connection, organization_id, external_ids)
+        for index, contact in enumerate(input.contacts):
+            if contact.external_id in taken:
+                errors.add(
+                    ["input", "contacts", index, "externalId"],
+                    f"externalId {contact.external_id!r} belongs to another contact",
+                    "DUPLICATE",
+                )
+        if errors:
+            return AddRecipientsPayload(added=0, skipped=0, user_errors=errors.errors)
         owners = {
             e: await _user_id(connection, organization_id, e)
             for e in {c["owner"] for c in contacts.values() if c["owner"]}
@@ -253,22 +280,31 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                 for c in contacts.values()
             ],
         )
-        for wanted in contacts.values():
-            changes = {
-                "name": wanted["name"],
-                "external_id": wanted["external_id"],
-                "owner_id": owners.get(wanted["owner"]) if wanted["owner"] else None,
+        # Given fields overwrite, missing ones keep what the contact had: one executemany.
+        changes = [
+            {
+                "wanted_email": wanted["email"],
+                "new_name": wanted["name"],
+                "new_external_id": wanted["external_id"],
+                "new_owner_id": owners.get(wanted["owner"]) if wanted["owner"] else None,
             }
-            changes = {name: value for name, value in changes.items() if value is not None}
-            if changes:
-                await connection.execute(
-                    update(Contact)
-                    .where(
-                        Contact.organization_id == organization_id,
-                        Contact.email == wanted["email"],
-                    )
-                    .values(**changes)
+            for wanted in contacts.values()
+            if wanted["name"] or wanted["external_id"] or wanted["owner"]
+        ]
+        if changes:
+            await connection.execute(
+                update(Contact)
+                .where(
+                    Contact.organization_id == organization_id,
+                    Contact.email == bindparam("wanted_email"),
                 )
+                .values(
+                    name=func.coalesce(bindparam("new_name"), Contact.name),
+                    external_id=func.coalesce(bindparam("new_external_id"), Contact.external_id),
+                    owner_id=func.coalesce(bindparam("new_owner_id"), Contact.owner_id),
+                ),
+                changes,
+            )
         found = (
             await connection.execute(
                 select(

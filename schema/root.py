@@ -17,6 +17,7 @@ from schema.organization import Organization, Project, User
 from schema.query import Query
 from schema.recipient import Recipient
 from schema.response import Response
+from schema.subscription import Subscription
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -25,6 +26,7 @@ MAX_TOKENS = 5000
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[Campaign, Variant, Link, Contact, User, Project, Organization, Recipient, Response],
     extensions=[
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

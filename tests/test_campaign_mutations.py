@@ -304,3 +304,39 @@ async def test_make_campaign_uses_the_upsert(client, organization):
         {"input": {"externalId": "spring", "name": "Renamed"}},
     )
     assert body["data"]["upsertCampaign"]["campaign"]["id"] == campaign_id
+
+
+async def test_an_external_id_of_another_contact_is_refused_and_nothing_changes(
+    client, organization
+):
+    from tests.factories import graphql, make_campaign
+
+    campaign_id = await make_campaign(client, organization, "fair")
+    add = """mutation($input: AddRecipientsInput!) {
+      addRecipients(input: $input) { added skipped userErrors { field code } } }"""
+    first = {
+        "campaignId": campaign_id,
+        "contacts": [{"email": "ann@example.com", "externalId": "c-1"}],
+    }
+    body = await graphql(client, organization, add, {"input": first})
+    assert body["data"]["addRecipients"]["added"] == 1
+    clash = {"campaignId": campaign_id, "contacts": [
+        {"email": "zoe@example.com"},
+        {"email": "bob@example.com", "externalId": "c-1"},
+    ]}  # fmt: skip
+    body = await graphql(client, organization, add, {"input": clash})
+    payload = body["data"]["addRecipients"]
+    assert payload["added"] == 0
+    assert payload["userErrors"] == [
+        {"field": ["input", "contacts", "1", "externalId"], "code": "DUPLICATE"}
+    ]
+    twice = {"campaignId": campaign_id, "contacts": [
+        {"email": "eve@example.com", "externalId": "c-9"},
+        {"email": "max@example.com", "externalId": "c-9"},
+    ]}  # fmt: skip
+    body = await graphql(client, organization, add, {"input": twice})
+    assert body["data"]["addRecipients"]["userErrors"][0]["code"] == "DUPLICATE"
+    stats = await graphql(
+        client, organization, "{ campaigns { edges { node { stats { recipients } } } } }"
+    )
+    assert stats["data"]["campaigns"]["edges"][0]["node"]["stats"]["recipients"] == 1

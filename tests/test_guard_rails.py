@@ -33,14 +33,21 @@ def test_defaults_and_variables_size_connections():
 
 def test_fragments_count_like_inline_fields():
     inline = "{ campaigns(first: 3) { edges { node { id name } } } }"
-    spread = "{ campaigns(first: 3) { edges { node { ...F } } } } fragment F on Campaign { id name }"
+    spread = (
+        "{ campaigns(first: 3) { edges { node { ...F } } } } fragment F on Campaign { id name }"
+    )
     assert cost_of(inline) == cost_of(spread) == 1 + 3 * 4
 
 
-async def test_a_query_over_the_cost_limit_is_refused_with_its_cost(client, organization, monkeypatch):
+async def test_a_query_over_the_cost_limit_is_refused_with_its_cost(
+    client, organization, monkeypatch
+):
     monkeypatch.setattr(QueryCostLimiter, "max_cost", 100)
     body = await graphql(
-        client, organization, "{ campaigns(first: 200) { edges { node { id } } } }", expect_errors=True
+        client,
+        organization,
+        "{ campaigns(first: 200) { edges { node { id } } } }",
+        expect_errors=True,
     )
     assert body["data"] is None
     error = body["errors"][0]
@@ -69,11 +76,15 @@ async def test_alias_limit(client, organization):
 
 
 async def test_token_limit(client, organization):
-    body = await graphql(client, organization, "{ " + "viewer { role } " * 2000 + "}", expect_errors=True)
+    body = await graphql(
+        client, organization, "{ " + "viewer { role } " * 2000 + "}", expect_errors=True
+    )
     assert "token" in body["errors"][0]["message"].lower()
 
 
-async def test_unexpected_errors_are_masked_with_a_request_id(client, organization, monkeypatch, caplog):
+async def test_unexpected_errors_are_masked_with_a_request_id(
+    client, organization, monkeypatch, caplog
+):
     await make_campaign(client, organization, "spring")
 
     async def broken(*args, **kwargs):
@@ -81,7 +92,10 @@ async def test_unexpected_errors_are_masked_with_a_request_id(client, organizati
 
     monkeypatch.setattr(campaign_resolvers, "campaign_stats", broken)
     body = await graphql(
-        client, organization, "{ campaigns { edges { node { name stats { sent } } } } }", expect_errors=True
+        client,
+        organization,
+        "{ campaigns { edges { node { name stats { sent } } } } }",
+        expect_errors=True,
     )
     error = body["errors"][0]
     assert "secret" not in error["message"]
@@ -108,6 +122,9 @@ async def test_a_role_too_low_is_forbidden(client, organization):
 @pytest.mark.parametrize("first", [-1, 501])
 async def test_page_sizes_out_of_range_are_refused(client, organization, first):
     body = await graphql(
-        client, organization, f"{{ campaigns(first: {first}) {{ totalCount }} }}", expect_errors=True
+        client,
+        organization,
+        f"{{ campaigns(first: {first}) {{ totalCount }} }}",
+        expect_errors=True,
     )
     assert "first must be between 0 and 500" in body["errors"][0]["message"]

@@ -61,7 +61,12 @@ async def add_deltas(connection: AsyncConnection, delta: Contribution, now: date
     by_table: dict[str, list[tuple[tuple[object, ...], dict[str, int]]]] = {}
     for (table_name, key), counters in delta.items():
         by_table.setdefault(table_name, []).append((key, counters))
-    for table_name, entries in by_table.items():
+    # Tables in one fixed order too: a delta's key order follows set iteration, which differs
+    # between transactions (two writers taking tables in opposite orders deadlock on PostgreSQL).
+    for table_name in AGGREGATE_TABLES:
+        entries = by_table.get(table_name)
+        if not entries:
+            continue
         table, key_columns, counter_columns = AGGREGATE_TABLES[table_name]
         entries.sort(key=lambda entry: entry[0])  # type: ignore[arg-type,return-value]
         rows = []

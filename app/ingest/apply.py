@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.database import in_chunks
 from app.enums import BounceType, ResponseSource, ResponseType, SkipReason
 from app.ingest.aggregate_writer import add_deltas, dialect_insert
+from app.ingest.automation import flag_scanner_clicks
 from app.ingest.contributions import (
     Contribution,
     RecipientContext,
@@ -354,7 +355,10 @@ async def resolve_contacts(
             )
     if new:
         statement = dialect_insert(connection, Contact.__table__)  # type: ignore[arg-type]
-        await connection.execute(statement.on_conflict_do_nothing(), list(new.values()))
+        # In email order, so that two batches creating the same contacts wait, never deadlock.
+        await connection.execute(
+            statement.on_conflict_do_nothing(), [new[email] for email in sorted(new)]
+        )
         found = index(await lookup())
     return found
 
@@ -432,8 +436,12 @@ async def ensure_recipients(
         )
         found.update({(row.campaign_id, row.contact_id): row.id for row in result})
     if new_ids:
-        contexts = await lock_recipients(connection, new_ids)
-        await add_deltas(connection, total(contribution(ctx, []) for ctx in contexts.values()), now)
+        # Lock every recipient of the batch before touching an aggregate row: writers then take
+        # recipients first and aggregate rows second, and cannot deadlock on PostgreSQL.
+        contexts = await lock_recipients(connection, found.values())
+        await add_deltas(
+            connection, total(contribution(contexts[rid], []) for rid in sorted(new_ids)), now
+        )
     return found, new_ids
 
 
@@ -544,6 +552,11 @@ async def apply_events(
         after[row.recipient_id] = (context, history)
         result.response_ids[row.event_key] = row.id
     changed = {rid for rid in after if len(after[rid][1]) != len(before[rid][1])}
+    # Several links clicked within seconds of delivery are a scanner's (app/ingest/automation.py).
+    # The rule needs the whole history, so it runs here; it only ever adds flags, so any order of
+    # arrival ends the same.
+    for chunk in in_chunks(sorted(flag_scanner_clicks(after, changed))):
+        await connection.execute(update(Response).where(Response.id.in_(chunk)).values(bot=True))
     await refold_recipients(
         connection,
         {rid: before[rid] for rid in changed},

@@ -109,36 +109,49 @@ def _add(contribution: Contribution, key: AggregateKey, field: str, amount: int 
     counters[field] = counters.get(field, 0) + amount
 
 
+# Plain values for the hot loop below: enum attribute lookups are slow on Python 3.11.
+_OPENED, _CLICKED = T.OPENED, T.CLICKED
+_ENTRY_DIMENSIONS = tuple(
+    (dimension.value, attribute) for dimension, attribute in ENTRY_DIMENSIONS.items()
+)
+_EMAIL_DOMAIN = Dimension.EMAIL_DOMAIN.value
+
+
 def contribution(context: RecipientContext, history: Iterable[HistoryEntry]) -> Contribution:
     """Everything a recipient with this history adds to the aggregate tables."""
     entries = list(history)
     state = recipient_state(entries)
+    campaign_id = context.campaign_id
     variant = context.variant_id or 0
     result: Contribution = {
-        (STATS, (context.campaign_id, variant, context.owner_id or 0)): stats_counters(state)
+        (STATS, (campaign_id, variant, context.owner_id or 0)): stats_counters(state)
     }
 
     opened_values: set[tuple[str, str]] = set()
     clicked_values: set[tuple[str, str]] = set()
     clicked_links: set[int] = set()
+    domain = None
     for entry in entries:
-        timeline_field = TIMELINE_FIELD.get(entry.type)
+        kind = entry.type
+        timeline_field = TIMELINE_FIELD.get(kind)
         if timeline_field:
-            bucket = (context.campaign_id, variant, quarter_hour(entry.occurred_at))
+            bucket = (campaign_id, variant, quarter_hour(entry.occurred_at))
             _add(result, (TIMELINE, bucket), timeline_field)
-        if entry.type not in (T.OPENED, T.CLICKED):
+        if kind is not _OPENED and kind is not _CLICKED:
             continue
-        values = [(Dimension.EMAIL_DOMAIN.value, context.email_domain)]
+        if domain is None:
+            domain = (_EMAIL_DOMAIN, context.email_domain)
+        values = [domain]
         values += [
-            (dimension.value, value)
-            for dimension, attribute in ENTRY_DIMENSIONS.items()
+            (dimension, value)
+            for dimension, attribute in _ENTRY_DIMENSIONS
             if (value := getattr(entry, attribute))
         ]
-        events_field = "opens" if entry.type is T.OPENED else "clicks"
+        events_field = "opens" if kind is _OPENED else "clicks"
         for dimension, value in values:
-            _add(result, (ENGAGEMENT, (context.campaign_id, dimension, value)), events_field)
+            _add(result, (ENGAGEMENT, (campaign_id, dimension, value)), events_field)
         opened_values.update(values)  # a click proves an open
-        if entry.type is T.CLICKED:
+        if kind is _CLICKED:
             clicked_values.update(values)
             if entry.link_id is not None:
                 clicked_links.add(entry.link_id)

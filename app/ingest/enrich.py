@@ -6,6 +6,8 @@ Each part lives in a module of its own; this is where they meet.
 
 from dataclasses import dataclass
 
+from app.enums import ResponseType
+from app.ingest import automation, user_agent
 from app.ingest.events import CanonicalEvent
 
 
@@ -21,4 +23,21 @@ class Enrichment:
 
 def enrich(event: CanonicalEvent) -> Enrichment:
     """Client details and machine/bot flags of one event (the sender's flags win when given)."""
-    return Enrichment(machine=bool(event.machine), bot=bool(event.bot))
+    client = user_agent.client_details(event.user_agent)
+    return Enrichment(
+        email_client=client.email_client,
+        device=client.device,
+        browser=client.browser,
+        os=client.os,
+        machine=(
+            event.machine
+            if event.machine is not None
+            else event.type is ResponseType.OPENED
+            and automation.is_machine_open(event.user_agent, event.ip)
+        ),
+        bot=(
+            event.bot
+            if event.bot is not None
+            else event.type is ResponseType.CLICKED and automation.is_bot_click(event.user_agent)
+        ),
+    )

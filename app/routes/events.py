@@ -10,6 +10,7 @@ from app.database import Database
 from app.enums import Role
 from app.ingest.apply import apply_events
 from app.ingest.events import EventError, decode_body, parse_events
+from app.pubsub import publish_campaigns_changed
 from app.routes.graphql import json_error, principal_of
 from app.settings import Settings
 
@@ -62,6 +63,7 @@ def events_endpoint(database: Database, settings: Settings):  # type: ignore[no-
             )
         async with database.write() as connection:
             result = await apply_events(connection, principal.organization_id, events)
+        await publish_campaigns_changed(database, result.campaign_ids)
         return json_response(result.as_json())
 
     return post_events

@@ -8,11 +8,41 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import authenticate, bearer_token
 from app.database import Database
 from resolvers.context import Context
 from schema.root import schema
+
+
+class ConnectionContext(Context):
+    """A websocket's context: its key is checked at connection_init (graphql-transport-ws).
+
+    strawberry makes it once per connection, so the dataloaders and read connection are dropped
+    after every operation (CloseReadConnection calls close()): no cached rows outlive an operation.
+    """
+
+    connection_params: dict[str, Any] | None = None
+
+    async def close(self) -> None:
+        await super().close()
+        self._loaders = {}
+
+
+def websocket_key(params: dict[str, Any], headers: Any) -> str | None:
+    """The API key of connection_init's payload ({"Authorization": "Bearer <key>"} or
+    {"apiKey": "<key>"}), else of the handshake's Authorization header."""
+    for name in ("Authorization", "authorization"):
+        value = params.get(name)
+        if isinstance(value, str):
+            return bearer_token(value)
+    for name in ("apiKey", "api_key", "key"):
+        value = params.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return bearer_token(headers.get("authorization"))
 
 
 class GraphQLApp(GraphQL):
@@ -23,7 +53,24 @@ class GraphQLApp(GraphQL):
         self.database = database
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
+        if request.scope["type"] == "websocket":
+            # No principal until connection_init proves a key (on_ws_connect).
+            return ConnectionContext(self.database, None, request)  # type: ignore[arg-type]
         return Context(self.database, request.scope["principal"], request)
+
+    async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
+        """Accept the websocket only with a valid key; refusal closes it with 4403."""
+        key = websocket_key(context.connection_params or {}, context.request.headers)
+        principal = None
+        if key is not None:
+            async with self.database.read() as connection:
+                principal = await authenticate(connection, key)
+        if principal is None:
+            raise ConnectionRejectionError(
+                {"reason": "a valid API key is required in connection_init's payload"}
+            )
+        context.principal = principal
+        return UNSET
 
 
 def json_error(status: int, message: str) -> Response:

@@ -1,0 +1,386 @@
+"""The campaign summary as an Excel workbook, written by xlsxwriter in constant-memory mode.
+
+Sheets: "Summary" (the whole campaign, then a section per record owner, each metric with its
+Count and % columns as campaign reports show them), one sheet per record owner, "Variants" and
+"Links". Every number comes from the pre-aggregated tables through app.metrics, the same
+functions GraphQL's Stats uses, so the workbook and the API always agree.
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from sqlalchemy import func, select
+
+from app.database import Database
+from app.metrics import metrics, rate
+from app.models import STATS_COUNTERS, Campaign, CampaignStats, Link, LinkStats, User, Variant
+
+# An owner sheet each, up to this many; beyond it owners are still in the Summary sheet.
+MAX_OWNER_SHEETS = 250
+
+
+@dataclass
+class Section:
+    """One block of counters: the campaign, an owner or a variant."""
+
+    title: str
+    counters: dict[str, int]
+    cost_cents: int | None = None
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return metrics(self.counters, self.cost_cents, human_only=False)
+
+
+@dataclass
+class LinkRow:
+    url: str
+    label: str | None
+    position: int | None
+    variant: str
+    clicks: int
+    clicked: int
+    click_rate: float | None
+    share: float | None
+
+
+@dataclass
+class Summary:
+    campaign_name: str
+    external_id: str
+    sent_at: datetime | None
+    total: Section
+    owners: list[Section] = field(default_factory=list)
+    variants: list[tuple[Section, bool]] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)
+
+
+# (label, counter, how the % is computed, what the % is of). None: no % for that row.
+Percent = Callable[[dict[str, Any]], float | None]
+METRIC_ROWS: list[tuple[str, str, Percent | None, str]] = [
+    ("Recipients", "recipients", None, ""),
+    ("Sent", "sent", lambda s: rate(s["sent"], s["recipients"]), "recipients"),
+    ("Not sent", "not_sent", lambda s: rate(s["not_sent"], s["recipients"]), "recipients"),
+    ("Delivered", "delivered", lambda s: s["delivery_rate"], "sent"),
+    ("Opened", "opened", lambda s: s["open_rate"], "sent"),
+    ("Opened (confirmed)", "opened", lambda s: s["confirmed_open_rate"], "delivered"),
+    ("Clicked", "clicked", lambda s: s["click_rate"], "sent"),
+    ("Clicked (through)", "clicked", lambda s: s["click_through_rate"], "delivered"),
+    ("Clicked (to open)", "clicked", lambda s: s["click_to_open_rate"], "opened"),
+    ("Opens", "opens", None, ""),
+    ("Clicks", "clicks", None, ""),
+    ("Machine opens", "machine_opens", None, ""),
+    ("Bot clicks", "bot_clicks", None, ""),
+    ("Unsubscribed", "unsubscribed", lambda s: s["unsubscribe_rate"], "sent"),
+    ("Complained", "complained", lambda s: s["complaint_rate"], "sent"),
+    ("Rejected", "bounced", lambda s: s["bounce_rate"], "sent"),
+    ("Hard rejections", "hard_bounced", lambda s: rate(s["hard_bounced"], s["sent"]), "sent"),
+    ("Soft rejections", "soft_bounced", lambda s: rate(s["soft_bounced"], s["sent"]), "sent"),
+    ("Deferred", "deferred", lambda s: rate(s["deferred"], s["sent"]), "sent"),
+    ("Dropped", "dropped", lambda s: rate(s["dropped"], s["sent"]), "sent"),
+    ("Responded", "responded", lambda s: rate(s["responded"], s["sent"]), "sent"),
+    ("Leads", "leads", lambda s: rate(s["leads"], s["sent"]), "sent"),
+    ("Opportunities", "opportunities", lambda s: rate(s["opportunities"], s["sent"]), "sent"),
+    ("Purchases", "purchases", lambda s: s["conversion_rate"], "delivered"),
+]
+MONEY_ROWS = [
+    ("Revenue", "revenue"),
+    ("Cost", "cost"),
+    ("Profit", "profit"),
+    ("Cost per lead", "cost_per_lead"),
+    ("Cost per purchase", "cost_per_purchase"),
+]
+VARIANT_METRICS = [
+    (label, counter, percent)
+    for label, counter, percent, _ in METRIC_ROWS
+    if label
+    in {
+        "Recipients",
+        "Sent",
+        "Delivered",
+        "Opened",
+        "Clicked",
+        "Clicked (to open)",
+        "Unsubscribed",
+        "Complained",
+        "Rejected",
+        "Leads",
+        "Opportunities",
+        "Purchases",
+    }
+]
+
+
+def _sum_columns() -> list[Any]:
+    return [
+        func.coalesce(func.sum(CampaignStats.__table__.c[name]), 0).label(name)
+        for name in STATS_COUNTERS
+    ]
+
+
+def _counters(row: Any) -> dict[str, int]:
+    return {name: int(getattr(row, name) or 0) for name in STATS_COUNTERS}
+
+
+def _person(name: str | None, email: str | None) -> str:
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or "?"
+
+
+async def load_summary(database: Database, campaign_pk: int) -> Summary:
+    """Everything the workbook shows, read in a handful of statements."""
+    async with database.read() as connection:
+        campaign = (
+            await connection.execute(select(Campaign).where(Campaign.id == campaign_pk))
+        ).one()
+        where = CampaignStats.campaign_id == campaign_pk
+        total = (await connection.execute(select(*_sum_columns()).where(where))).one()
+        by_owner = (
+            await connection.execute(
+                select(CampaignStats.owner_id, User.name, User.email, *_sum_columns())
+                .outerjoin(User, User.id == CampaignStats.owner_id)
+                .where(where)
+                .group_by(CampaignStats.owner_id, User.name, User.email)
+                .order_by(User.name, User.email, CampaignStats.owner_id)
+            )
+        ).all()
+        by_variant = {
+            row.variant_id: row
+            for row in (
+                await connection.execute(
+                    select(CampaignStats.variant_id, *_sum_columns())
+                    .where(where)
+                    .group_by(CampaignStats.variant_id)
+                )
+            ).all()
+        }
+        variants = (
+            await connection.execute(
+                select(Variant.id, Variant.name, Variant.is_control)
+                .where(Variant.campaign_id == campaign_pk)
+                .order_by(Variant.is_control.desc(), Variant.name, Variant.id)
+            )
+        ).all()
+        links = (
+            await connection.execute(
+                select(Link.id, Link.url, Link.label, Link.position)
+                .where(Link.campaign_id == campaign_pk)
+                .order_by(Link.position.is_(None), Link.position, Link.id)
+            )
+        ).all()
+        link_counts = (
+            await connection.execute(
+                select(LinkStats.link_id, LinkStats.variant_id, LinkStats.clicks, LinkStats.clicked)
+                .join(Link, Link.id == LinkStats.link_id)
+                .where(Link.campaign_id == campaign_pk)
+            )
+        ).all()
+
+    summary = Summary(
+        campaign_name=campaign.name,
+        external_id=campaign.external_id,
+        sent_at=campaign.sent_at,
+        total=Section("All recipients", _counters(total), campaign.cost_cents),
+    )
+    for row in by_owner:
+        title = "No owner" if row.owner_id == 0 else _person(row.name, row.email)
+        summary.owners.append(Section(title, _counters(row)))
+    empty = dict.fromkeys(STATS_COUNTERS, 0)
+    for variant in variants:
+        found = by_variant.get(variant.id)
+        counters = _counters(found) if found is not None else dict(empty)
+        summary.variants.append((Section(variant.name, counters), bool(variant.is_control)))
+
+    # Links: all variants together, then per variant (when the campaign has variants).
+    per_link: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+    for row in link_counts:
+        per_link[row.link_id][row.variant_id] = (int(row.clicks), int(row.clicked))
+    total_counters = summary.total.counters
+    variant_sections = {
+        variant.id: section
+        for variant, (section, _) in zip(variants, summary.variants, strict=True)
+    }
+    for link in links:
+        counts = per_link.get(link.id, {})
+        clicks = sum(value[0] for value in counts.values())
+        clicked = sum(value[1] for value in counts.values())
+        summary.links.append(
+            LinkRow(
+                link.url,
+                link.label,
+                link.position,
+                "All",
+                clicks,
+                clicked,
+                rate(clicked, total_counters["delivered"]),
+                rate(clicks, total_counters["clicks"]),
+            )
+        )
+        for variant_id, section in variant_sections.items():
+            variant_clicks, variant_clicked = counts.get(variant_id, (0, 0))
+            summary.links.append(
+                LinkRow(
+                    link.url,
+                    link.label,
+                    link.position,
+                    section.title,
+                    variant_clicks,
+                    variant_clicked,
+                    rate(variant_clicked, section.counters["delivered"]),
+                    rate(variant_clicks, section.counters["clicks"]),
+                )
+            )
+    return summary
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+_BAD_SHEET_CHARACTERS = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_name(title: str, taken: set[str]) -> str:
+    """A valid, unique worksheet name (at most 31 characters, none of []:*?/\\)."""
+    base = _BAD_SHEET_CHARACTERS.sub("_", title).strip("'").strip() or "Sheet"
+    name = base[:31]
+    number = 2
+    while name.lower() in taken:
+        suffix = f" ({number})"
+        name = base[: 31 - len(suffix)] + suffix
+        number += 1
+    taken.add(name.lower())
+    return name
+
+
+class _Writer:
+    """One worksheet written top to bottom (constant-memory mode needs rows in order)."""
+
+    def __init__(self, workbook: Any, sheet: Any, formats: dict[str, Any]) -> None:
+        self.sheet = sheet
+        self.formats = formats
+        self.row = 0
+
+    def cells(self, *values: Any, style: str | None = None) -> None:
+        for column, value in enumerate(values):
+            self.cell(column, value, style)
+        self.row += 1
+
+    def cell(self, column: int, value: Any, style: str | None = None) -> None:
+        form = self.formats.get(style) if style else None
+        if value is None:
+            self.sheet.write_blank(self.row, column, None, form)
+        elif isinstance(value, str):
+            # write_string, never write(): text that looks like a formula stays text.
+            self.sheet.write_string(self.row, column, value, form)
+        elif isinstance(value, datetime):
+            self.sheet.write_string(self.row, column, value.isoformat(), form)
+        elif isinstance(value, Decimal):
+            self.sheet.write_number(self.row, column, float(value), self.formats["money"])
+        else:
+            self.sheet.write_number(self.row, column, value, form)
+
+    def skip(self) -> None:
+        self.row += 1
+
+
+def _metric_table(writer: _Writer, section: Section) -> None:
+    stats = section.stats
+    writer.cells(section.title, style="section")
+    writer.cells("Metric", "Count", "%", "% of", style="header")
+    for label, counter, percent, of in METRIC_ROWS:
+        value = percent(stats) if percent else None
+        writer.cell(0, label)
+        writer.cell(1, stats[counter])
+        writer.cell(2, value, "percent")
+        writer.cell(3, of if percent else None)
+        writer.skip()
+    for label, name in MONEY_ROWS:
+        if stats[name] is None:
+            continue
+        writer.cells(label, stats[name])
+    if stats["roi"] is not None:
+        writer.cell(0, "ROI")
+        writer.cell(2, stats["roi"], "percent")
+        writer.skip()
+    writer.skip()
+
+
+def write_summary(summary: Summary, path: Path) -> None:
+    """Write the workbook to `path` (blocking: run it in a thread from async code)."""
+    workbook = xlsxwriter.Workbook(
+        str(path), {"constant_memory": True, "strings_to_formulas": False}
+    )
+    try:
+        formats = {
+            "section": workbook.add_format({"bold": True, "font_size": 12}),
+            "header": workbook.add_format({"bold": True, "bottom": 1}),
+            "percent": workbook.add_format({"num_format": "0.00%"}),
+            "money": workbook.add_format({"num_format": "#,##0.00"}),
+        }
+        taken: set[str] = set()
+
+        sheet = workbook.add_worksheet(sheet_name("Summary", taken))
+        sheet.set_column(0, 0, 34)
+        sheet.set_column(1, 3, 14)
+        writer = _Writer(workbook, sheet, formats)
+        writer.cells(summary.campaign_name, style="section")
+        writer.cells("Campaign", summary.external_id)
+        writer.cells("Sent at", summary.sent_at)
+        writer.cells("Generated at", datetime.now(UTC).replace(microsecond=0))
+        writer.skip()
+        _metric_table(writer, summary.total)
+        for owner in summary.owners:
+            _metric_table(writer, Section(f"Record owner: {owner.title}", owner.counters))
+
+        for owner in summary.owners[:MAX_OWNER_SHEETS]:
+            sheet = workbook.add_worksheet(sheet_name(f"Owner {owner.title}", taken))
+            sheet.set_column(0, 0, 34)
+            sheet.set_column(1, 3, 14)
+            _metric_table(_Writer(workbook, sheet, formats), owner)
+
+        sheet = workbook.add_worksheet(sheet_name("Variants", taken))
+        sheet.set_column(0, 0, 24)
+        writer = _Writer(workbook, sheet, formats)
+        header: list[str] = ["Variant", "Control"]
+        for label, _, percent in VARIANT_METRICS:
+            header += [label] + ([f"{label} %"] if percent else [])
+        writer.cells(*header, style="header")
+        for section, is_control in summary.variants:
+            stats = section.stats
+            writer.cell(0, section.title)
+            writer.cell(1, "yes" if is_control else "no")
+            column = 2
+            for _, counter, percent in VARIANT_METRICS:
+                writer.cell(column, stats[counter])
+                column += 1
+                if percent:
+                    writer.cell(column, percent(stats), "percent")
+                    column += 1
+            writer.skip()
+
+        sheet = workbook.add_worksheet(sheet_name("Links", taken))
+        sheet.set_column(0, 0, 50)
+        writer = _Writer(workbook, sheet, formats)
+        writer.cells(
+            "URL", "Label", "Position", "Variant", "Clicks", "Unique clickers",
+            "Click rate", "Share of clicks", style="header",
+        )  # fmt: skip
+        for link in summary.links:
+            writer.cell(0, link.url)
+            writer.cell(1, link.label)
+            writer.cell(2, link.position)
+            writer.cell(3, link.variant)
+            writer.cell(4, link.clicks)
+            writer.cell(5, link.clicked)
+            writer.cell(6, link.click_rate, "percent")
+            writer.cell(7, link.share, "percent")
+            writer.skip()
+    finally:
+        workbook.close()

@@ -1,0 +1,173 @@
+"""How each provider's event kinds and bounce classes map onto canonical types (README, "Providers").
+
+Plain tables, so that the mapping can be read, tested and documented in one place. A kind that is
+not in its provider's table has no canonical meaning: the event is kept as unmatched with its raw
+payload, never dropped.
+"""
+
+import re
+from dataclasses import dataclass
+
+from app.enums import BounceCategory, BounceType, ResponseType, SkipReason
+
+T = ResponseType
+C = BounceCategory
+HARD = BounceType.HARD
+SOFT = BounceType.SOFT
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one provider event kind (or bounce class) becomes."""
+
+    type: ResponseType
+    bounce_type: BounceType | None = None
+    category: BounceCategory | None = None
+    skip_reason: SkipReason | None = None
+
+
+# --- SendGrid: the "event" field; bounce "type" bounce = hard, blocked = soft ------------------
+SENDGRID_EVENTS: dict[str, ResponseType] = {
+    "processed": T.SENT,
+    "delivered": T.DELIVERED,
+    "deferred": T.DEFERRED,
+    "bounce": T.BOUNCED,
+    "dropped": T.DROPPED,
+    "open": T.OPENED,
+    "click": T.CLICKED,
+    "spamreport": T.COMPLAINED,
+    "unsubscribe": T.UNSUBSCRIBED,
+    "group_unsubscribe": T.UNSUBSCRIBED,
+}
+SENDGRID_BOUNCE_TYPES: dict[str, BounceType] = {"bounce": HARD, "blocked": SOFT}
+# bounce_classification (SendGrid's own grouping of bounce reasons)
+SENDGRID_BOUNCE_CLASSES: dict[str, BounceCategory] = {
+    "Invalid Address": C.USER_NOT_FOUND,
+    "Mailbox Unavailable": C.MAILBOX_FULL,
+    "Technical": C.NO_ANSWER,
+    "Content": C.SPAM_BLOCKED,
+    "Reputation": C.SPAM_BLOCKED,
+    "Frequency or Volume": C.SPAM_BLOCKED,
+    "Unclassified": C.UNSPECIFIED,
+}
+# dropped "reason": why SendGrid did not send
+SENDGRID_DROP_REASONS: dict[str, SkipReason] = {
+    "Bounced Address": SkipReason.PREVIOUSLY_BOUNCED,
+    "Unsubscribed Address": SkipReason.UNSUBSCRIBED,
+    "Spam Reporting Address": SkipReason.COMPLAINED,
+    "Invalid": SkipReason.INVALID_ADDRESS,
+}
+
+# --- Mailgun: event-data "event"; failed splits on "severity" and "reason" -------------------
+MAILGUN_EVENTS: dict[str, ResponseType] = {
+    "accepted": T.SENT,
+    "delivered": T.DELIVERED,
+    "failed": T.BOUNCED,
+    "rejected": T.DROPPED,
+    "opened": T.OPENED,
+    "clicked": T.CLICKED,
+    "complained": T.COMPLAINED,
+    "unsubscribed": T.UNSUBSCRIBED,
+}
+MAILGUN_SEVERITIES: dict[str, BounceType] = {"permanent": HARD, "temporary": SOFT}
+# A permanent failure for an address Mailgun suppresses: it was never sent (DROPPED).
+MAILGUN_SUPPRESSIONS: dict[str, SkipReason] = {
+    "suppress-bounce": SkipReason.PREVIOUSLY_BOUNCED,
+    "suppress-unsubscribe": SkipReason.UNSUBSCRIBED,
+    "suppress-complaint": SkipReason.COMPLAINED,
+}
+
+# --- Amazon SES: "eventType" (or "notificationType" of identity notifications) ----------------
+SES_EVENTS: dict[str, ResponseType] = {
+    "Send": T.SENT,
+    "Delivery": T.DELIVERED,
+    "DeliveryDelay": T.DEFERRED,
+    "Bounce": T.BOUNCED,
+    "Reject": T.DROPPED,
+    "Open": T.OPENED,
+    "Click": T.CLICKED,
+    "Complaint": T.COMPLAINED,
+    "Subscription": T.UNSUBSCRIBED,  # only when newTopicPreferences.unsubscribeAll is true
+}
+# (bounceType, bounceSubType) -> outcome; bounceType alone when the subtype is not listed.
+SES_BOUNCES: dict[tuple[str, str | None], Outcome] = {
+    ("Permanent", None): Outcome(T.BOUNCED, HARD, C.UNSPECIFIED),
+    ("Permanent", "General"): Outcome(T.BOUNCED, HARD, C.UNSPECIFIED),
+    ("Permanent", "NoEmail"): Outcome(T.BOUNCED, HARD, C.USER_NOT_FOUND),
+    # SES did not send: the address is on a suppression list.
+    ("Permanent", "Suppressed"): Outcome(T.DROPPED, skip_reason=SkipReason.PREVIOUSLY_BOUNCED),
+    ("Permanent", "OnAccountSuppressionList"): Outcome(
+        T.DROPPED, skip_reason=SkipReason.PREVIOUSLY_BOUNCED
+    ),
+    ("Transient", None): Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),
+    ("Transient", "General"): Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),
+    ("Transient", "MailboxFull"): Outcome(T.BOUNCED, SOFT, C.MAILBOX_FULL),
+    ("Transient", "MessageTooLarge"): Outcome(T.BOUNCED, SOFT, C.MESSAGE_TOO_LARGE),
+    ("Transient", "ContentRejected"): Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
+    ("Transient", "AttachmentRejected"): Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
+    ("Undetermined", None): Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),
+}
+
+# --- Postmark: "RecordType"; Bounce records split on "TypeCode" --------------------------------
+POSTMARK_RECORDS: dict[str, ResponseType] = {
+    "Delivery": T.DELIVERED,
+    "Bounce": T.BOUNCED,
+    "Open": T.OPENED,
+    "Click": T.CLICKED,
+    "SpamComplaint": T.COMPLAINED,
+    "SubscriptionChange": T.UNSUBSCRIBED,  # only SuppressSending with ManualSuppression
+}
+# Postmark's bounce type table (TypeCode -> outcome). Codes not listed (Subscribe, AutoResponder,
+# AddressChange, OpenRelayTest, InboundError) are not deliveries' fates: kept as unmatched.
+POSTMARK_BOUNCES: dict[int, Outcome] = {
+    1: Outcome(T.BOUNCED, HARD, C.USER_NOT_FOUND),  # HardBounce
+    2: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # Transient
+    16: Outcome(T.UNSUBSCRIBED),  # Unsubscribe (an unsubscribe request by reply)
+    256: Outcome(T.BOUNCED, SOFT, C.NO_ANSWER),  # DnsError
+    512: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),  # SpamNotification
+    2048: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # Unknown
+    4096: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # SoftBounce
+    8192: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),  # VirusNotification
+    16384: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # ChallengeVerification
+    100000: Outcome(T.BOUNCED, HARD, C.INVALID_ADDRESS),  # BadEmailAddress
+    100001: Outcome(T.COMPLAINED),  # SpamComplaint
+    100002: Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),  # ManuallyDeactivated
+    100003: Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),  # Unconfirmed
+    100006: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),  # Blocked (ISP block)
+    100007: Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),  # SMTPApiError
+    100009: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),  # DMARCPolicy
+    100010: Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),  # TemplateRenderingFailed
+}
+
+# --- Enhanced SMTP status codes (RFC 3463), shared by every provider's bounce text ------------
+ENHANCED_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+STATUS_CATEGORIES: dict[str, BounceCategory] = {
+    "1.1": C.USER_NOT_FOUND,  # bad destination mailbox address
+    "1.2": C.DOMAIN_NOT_FOUND,  # bad destination system address
+    "1.3": C.INVALID_ADDRESS,  # bad destination mailbox address syntax
+    "1.10": C.USER_NOT_FOUND,  # recipient address has null MX
+    "2.1": C.USER_NOT_FOUND,  # mailbox disabled
+    "2.2": C.MAILBOX_FULL,  # mailbox full
+    "3.4": C.MESSAGE_TOO_LARGE,  # message too big for system
+    "2.3": C.MESSAGE_TOO_LARGE,  # message length exceeds administrative limit
+    "4.1": C.NO_ANSWER,  # no answer from host
+    "4.2": C.NO_ANSWER,  # bad connection
+    "4.4": C.DOMAIN_NOT_FOUND,  # unable to route
+    "4.7": C.NO_ANSWER,  # delivery time expired
+    "7.1": C.SPAM_BLOCKED,  # delivery not authorized, message refused
+}
+
+
+def status_category(*texts: object) -> BounceCategory | None:
+    """The category an enhanced status code (e.g. "5.1.1") in any of `texts` names, if any."""
+    for text in texts:
+        if text is None:
+            continue
+        match = ENHANCED_STATUS.search(str(text))
+        if match:
+            subject_detail = f"{int(match.group(2))}.{int(match.group(3))}"
+            if subject_detail in STATUS_CATEGORIES:
+                return STATUS_CATEGORIES[subject_detail]
+            if match.group(2) == "7":
+                return C.SPAM_BLOCKED  # security or policy status
+    return None

@@ -1,0 +1,133 @@
+"""POST /webhooks/{provider}/{organization}: provider webhooks, verified, applied whole.
+
+`{organization}` is the organization's name, URL-encoded. The answers:
+- 401 when the request is not proven to come from the provider (unknown organization, no
+  credentials for the provider, bad signature, stale timestamp, replayed token): nothing stored;
+- 400 with the reason when the body is not what the provider sends: nothing stored;
+- 200 {"accepted", "duplicates", "unmatched"} once the batch is applied in one transaction.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.database import Database
+from app.ingest.aggregate_writer import dialect_insert
+from app.ingest.geolocation import geolocator_for
+from app.ingest.providers import ADAPTERS, mailgun
+from app.ingest.providers.events import (
+    PayloadError,
+    SignatureError,
+    UpstreamError,
+    WebhookRequest,
+)
+from app.ingest.providers.ingest import ingest_provider_events
+from app.ingest.providers.ses import SnsClient
+from app.models import SeenToken
+from app.providers import credentials_for, organization_by_name
+from app.pubsub import publish_campaigns_changed
+from app.routes.events import json_response, read_body
+from app.routes.graphql import json_error
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def check_replay(
+    connection: AsyncConnection,
+    provider: str,
+    organization_id: int,
+    token: str,
+    body_digest: str,
+    now: datetime,
+) -> None:
+    """Accept a token once. The same token with the same event again is a retry (its events are
+    duplicates, a no-op); with another event it is a replay, refused."""
+    await connection.execute(
+        delete(SeenToken).where(
+            SeenToken.provider == provider, SeenToken.seen_at < now - 2 * mailgun.MAX_AGE
+        )
+    )
+    prefix = f"{organization_id}:{token}:"
+    seen = (
+        (
+            await connection.execute(
+                select(SeenToken.token).where(
+                    SeenToken.provider == provider,
+                    SeenToken.token.startswith(prefix, autoescape=True),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if seen and prefix + body_digest not in seen:
+        raise SignatureError("this signature token was already used for another event: a replay")
+    if not seen:
+        statement = dialect_insert(connection, SeenToken.__table__)  # type: ignore[arg-type]
+        await connection.execute(
+            statement.on_conflict_do_nothing(),
+            [{"provider": provider, "token": prefix + body_digest, "seen_at": now}],
+        )
+
+
+def webhooks_endpoint(database: Database, settings: Settings, sns: SnsClient):  # type: ignore[no-untyped-def]
+    geolocator = geolocator_for(settings.geoip_database)
+
+    async def webhook(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        receive = ADAPTERS.get(provider)
+        if receive is None:
+            return json_error(404, f"unknown provider {provider!r}; one of {', '.join(ADAPTERS)}")
+        organization_name = request.path_params["organization"]
+        body = await read_body(request, settings.max_body_bytes)
+        if body is None:
+            return json_error(413, f"the body is larger than {settings.max_body_bytes} bytes")
+        async with database.read() as connection:
+            organization_id = await organization_by_name(connection, organization_name)
+            credentials = (
+                await credentials_for(connection, organization_id, provider)
+                if organization_id is not None
+                else None
+            )
+        if organization_id is None or credentials is None:
+            # The same answer for an unknown organization: names are not disclosed.
+            return json_error(
+                401,
+                f"no {provider} webhook credentials for this organization; set them with "
+                f"`campaign-graph providers set --org NAME {provider} ...`",
+            )
+        now = datetime.now(UTC)
+        try:
+            delivery = await receive(WebhookRequest(request.headers, body, now, sns), credentials)
+            if delivery.events or delivery.replay_token:
+                async with database.write() as connection:
+                    if delivery.replay_token:
+                        await check_replay(
+                            connection,
+                            provider,
+                            organization_id,
+                            delivery.replay_token,
+                            delivery.replay_digest or "",
+                            now,
+                        )
+                    result = await ingest_provider_events(
+                        connection, organization_id, delivery.events, now, geolocator
+                    )
+            else:
+                return json_response({"message": delivery.message or "nothing to store"})
+        except SignatureError as exc:
+            log.info("refused %s webhook for organization %s: %s", provider, organization_id, exc)
+            return json_error(401, str(exc))
+        except PayloadError as exc:
+            return json_error(400, str(exc))
+        except UpstreamError as exc:
+            return json_error(502, str(exc))
+        await publish_campaigns_changed(database, result.campaign_ids)
+        return json_response(result.as_json())
+
+    return webhook

@@ -1,0 +1,156 @@
+"""`python -m bench`: generate an organization, measure queries and ingest against their floors.
+
+python -m bench --recipients 1000000 --record BENCHMARKS.md       # SQLite (a fresh file)
+python -m bench --recipients 1000000 --postgres --record BENCHMARKS.md   # throwaway PostgreSQL
+python -m bench --database-url postgresql+asyncpg://user@host/db  # an existing database
+"""
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.report import record
+from bench.run import Options, run
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Benchmarks: queries and ingest against raw floors."
+    )
+    parser.add_argument(
+        "--recipients",
+        type=int,
+        default=100_000,
+        help="recipients of the dashboard campaign (default 100,000)",
+    )
+    parser.add_argument(
+        "--small-recipients",
+        type=int,
+        default=1000,
+        help="recipients of the small campaign compared with it (default 1,000)",
+    )
+    parser.add_argument(
+        "--campaigns",
+        type=int,
+        default=118,
+        help="more campaigns for the campaign list (default 118)",
+    )
+    parser.add_argument(
+        "--campaign-recipients",
+        type=int,
+        default=50,
+        help="recipients of each of those campaigns (default 50)",
+    )
+    parser.add_argument(
+        "--repetitions",
+        type=int,
+        default=30,
+        help="repetitions per in-process measure; the median is shown",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=20.0,
+        help="stop repeating a measure after this many seconds (at least 3 runs)",
+    )
+    parser.add_argument(
+        "--http-seconds", type=float, default=5.0, help="duration of each HTTP throughput measure"
+    )
+    parser.add_argument(
+        "--ingest-batches",
+        type=int,
+        default=10,
+        help="timed in-process ingest batches of 1,000 events",
+    )
+    parser.add_argument(
+        "--http-ingest-batches", type=int, default=20, help="POST /events batches of 500 events"
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the measures under uvicorn")
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument(
+        "--database-url", help="a database to use (migrated first); default: a fresh SQLite file"
+    )
+    backend.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL server (needs its binaries)",
+    )
+    parser.add_argument(
+        "--record", type=Path, metavar="FILE", help="append the table to FILE (e.g. BENCHMARKS.md)"
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="FILE",
+        help="keep the generated data: SQLite file FILE.db, description FILE.pickle",
+    )
+    parser.add_argument(
+        "--reuse", metavar="FILE", help="measure the data kept with --keep FILE (no generation)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser.parse_args(argv)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    folder = None
+    server = None
+    url = arguments.database_url
+    if arguments.postgres:
+        import asyncpg  # noqa: F401  (fail early when the driver is missing)
+
+        from tests.postgres_server import ThrowawayPostgres, find_binaries
+
+        binaries = find_binaries()
+        if binaries is None:
+            print("PostgreSQL server binaries are not installed", file=sys.stderr)
+            return 2
+        server = ThrowawayPostgres(binaries).start()
+        url = server.url()
+    elif arguments.keep or arguments.reuse:
+        base = Path(arguments.keep or arguments.reuse).resolve()
+        url = url or f"sqlite+aiosqlite:///{base}.db"
+    elif url is None:
+        folder = Path(tempfile.mkdtemp(prefix="campaign-graph-bench-"))
+        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    options = Options(
+        database_url=url,
+        recipients=arguments.recipients,
+        small_recipients=arguments.small_recipients,
+        list_campaigns=arguments.campaigns,
+        list_recipients=arguments.campaign_recipients,
+        repetitions=arguments.repetitions,
+        seconds_per_measure=arguments.seconds,
+        http_seconds=arguments.http_seconds,
+        ingest_batches=arguments.ingest_batches,
+        http_ingest_batches=arguments.http_ingest_batches,
+        http=not arguments.no_http,
+        progress=not arguments.quiet,
+        keep=f"{Path(arguments.keep).resolve()}.pickle" if arguments.keep else None,
+        reuse=f"{Path(arguments.reuse).resolve()}.pickle" if arguments.reuse else None,
+    )
+    try:
+        table, header = asyncio.run(run(options))
+    finally:
+        if server is not None:
+            server.stop()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    print()
+    print(f"## {table.title}")
+    for line in header:
+        print(f"- {line}")
+    print()
+    print(table.markdown())
+    for note in table.notes:
+        print(f"- {note}")
+    if arguments.record:
+        record(arguments.record, table, header)
+        print(f"\nrecorded in {arguments.record}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

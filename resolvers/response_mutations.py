@@ -1,0 +1,207 @@
+"""recordResponse, updateResponseStatus, deleteResponses: what admins change by hand.
+
+Input is checked first (every problem reported at once, as userErrors); ids are then checked in
+the write transaction itself (app/ingest/manual.py), so a refused input writes nothing. The
+payload is read after the commit, so it shows the recipient's new state.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from app.enums import ResponseType, Role
+from app.ingest import manual
+from app.ingest.events import MAX_CLOCK_SKEW, EventError, parse_cents, parse_email
+from resolvers import loaders, recipients, responses
+from resolvers.context import Info
+from resolvers.user_errors import UserErrors
+from schema.inputs import DeleteResponsesInput, RecordResponseInput, UpdateResponseStatusInput
+from schema.node import parse_pk
+from schema.payloads import DeleteResponsesPayload, RecordResponsePayload
+
+MAX_NOTE = 2000
+
+
+def _pk(errors: UserErrors, field: str, value: str | None, type_name: str, noun: str) -> int | None:
+    """The primary key of a global id; a malformed id or one of another type is not found."""
+    if value is None:
+        return None
+    pk = parse_pk(value, type_name)
+    if pk is None:
+        errors.add(["input", field], f"no such {noun}", "NOT_FOUND")
+    return pk
+
+
+def _check_occurred_at(errors: UserErrors, occurred_at: datetime) -> datetime | None:
+    if occurred_at.tzinfo is None:
+        errors.add(
+            ["input", "occurredAt"], "occurredAt needs an offset (e.g. 'Z' or '+02:00')", "INVALID"
+        )
+        return None
+    occurred_at = occurred_at.astimezone(UTC)
+    if occurred_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        errors.add(["input", "occurredAt"], "occurredAt is in the future", "FUTURE")
+        return None
+    return occurred_at
+
+
+def _check_amount(errors: UserErrors, kind: ResponseType, amount: Decimal | None) -> int | None:
+    if amount is None:
+        return None
+    if kind is not ResponseType.PURCHASED:
+        errors.add(["input", "amount"], "amount is only for PURCHASED responses", "NOT_ALLOWED")
+        return None
+    try:
+        return parse_cents(str(amount))
+    except EventError as exc:
+        errors.add(["input", "amount"], str(exc), "INVALID")
+        return None
+
+
+def _check_response(
+    errors: UserErrors,
+    kind: ResponseType,
+    occurred_at: datetime,
+    note: str | None,
+    amount: Decimal | None,
+) -> manual.ManualResponse | None:
+    """The parts every manual response shares, checked."""
+    moment = _check_occurred_at(errors, occurred_at)
+    amount_cents = _check_amount(errors, kind, amount)
+    if note is not None and len(note) > MAX_NOTE:
+        errors.add(["input", "note"], f"note is longer than {MAX_NOTE} characters", "TOO_LONG")
+    if moment is None:
+        return None
+    return manual.ManualResponse(
+        type=ResponseType(kind.value), occurred_at=moment, note=note, amount_cents=amount_cents
+    )
+
+
+def _add_problems(errors: UserErrors, error: manual.ManualInputError) -> None:
+    for problem in error.problems:
+        errors.add(["input", problem.field], problem.message, problem.code)
+
+
+async def _payload(info: Info, recorded: manual.Recorded) -> RecordResponsePayload:
+    await _fresh_reads(info, recorded.recipient_id, recorded.response_id)
+    return RecordResponsePayload(
+        response=await responses.response_by_pk(info, recorded.response_id),
+        recipient=await recipients.recipient_by_pk(info, recorded.recipient_id),
+        user_errors=[],
+    )
+
+
+async def _fresh_reads(info: Info, recipient_id: int, response_id: int | None = None) -> None:
+    """Forget what this operation read before the write: its snapshot and cached rows are old."""
+    await info.context.close()
+    info.context.loader("recipient_by_id", loaders.recipient_by_id).clear(recipient_id)
+    if response_id is not None:
+        info.context.loader("response_by_id", loaders.response_by_id).clear(response_id)
+
+
+async def record_response(info: Info, input: RecordResponseInput) -> RecordResponsePayload:
+    """ADMIN: record a response of a contact (by id or email) to a campaign by hand."""
+    info.context.require(Role.ADMIN)
+    errors = UserErrors()
+    campaign_pk = _pk(errors, "campaignId", input.campaign_id, "Campaign", "campaign")
+    contact_pk = _pk(errors, "contactId", input.contact_id, "Contact", "contact")
+    variant_pk = _pk(errors, "variantId", input.variant_id, "Variant", "variant")
+    link_pk = _pk(errors, "linkId", input.link_id, "Link", "link")
+    email = None
+    if input.contact_id is None and input.email is None:
+        errors.add(["input", "contactId"], "give the contact's contactId or email", "REQUIRED")
+    elif input.contact_id is not None and input.email is not None:
+        errors.add(["input", "email"], "give contactId or email, not both", "INVALID")
+    elif input.email is not None:
+        try:
+            email = parse_email(input.email, "email")
+        except EventError as exc:
+            errors.add(["input", "email"], str(exc), "INVALID")
+    kind = ResponseType(input.type.value)
+    if input.link_id is not None and kind is not ResponseType.CLICKED:
+        errors.add(["input", "linkId"], "linkId is only for CLICKED responses", "NOT_ALLOWED")
+    response = _check_response(errors, kind, input.occurred_at, input.note, input.amount)
+    if errors or response is None:
+        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+
+    response = manual.ManualResponse(
+        type=response.type,
+        occurred_at=response.occurred_at,
+        note=response.note,
+        amount_cents=response.amount_cents,
+        variant_id=variant_pk,
+        link_id=link_pk,
+    )
+    try:
+        recorded = await info.context.database.retrying_write(
+            lambda connection: manual.record_manual(
+                connection,
+                info.context.organization_id,
+                campaign_pk,
+                response,
+                recorded_by=info.context.principal.label,
+                contact_id=contact_pk,
+                email=email,
+            )
+        )
+    except manual.ManualInputError as error:
+        _add_problems(errors, error)
+        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+    return await _payload(info, recorded)
+
+
+async def update_response_status(
+    info: Info, input: UpdateResponseStatusInput
+) -> RecordResponsePayload:
+    """ADMIN: a new response for an existing recipient; its earlier ones stay in the history."""
+    info.context.require(Role.ADMIN)
+    errors = UserErrors()
+    recipient_pk = _pk(errors, "recipientId", input.recipient_id, "Recipient", "recipient")
+    kind = ResponseType(input.type.value)
+    response = _check_response(errors, kind, input.occurred_at, input.note, input.amount)
+    if errors or response is None:
+        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+    try:
+        recorded = await info.context.database.retrying_write(
+            lambda connection: manual.update_status(
+                connection,
+                info.context.organization_id,
+                recipient_pk,
+                response,
+                recorded_by=info.context.principal.label,
+            )
+        )
+    except manual.ManualInputError as error:
+        _add_problems(errors, error)
+        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+    return await _payload(info, recorded)
+
+
+async def delete_responses(info: Info, input: DeleteResponsesInput) -> DeleteResponsesPayload:
+    """ADMIN: soft-delete every response of a contact to a campaign, audited."""
+    info.context.require(Role.ADMIN)
+    errors = UserErrors()
+    campaign_pk = _pk(errors, "campaignId", input.campaign_id, "Campaign", "campaign")
+    contact_pk = _pk(errors, "contactId", input.contact_id, "Contact", "contact")
+    errors.check_text(["input", "note"], input.note, MAX_NOTE)
+    if errors:
+        return DeleteResponsesPayload(deleted_count=0, recipient=None, user_errors=errors.errors)
+    try:
+        deleted = await info.context.database.retrying_write(
+            lambda connection: manual.delete_responses(
+                connection,
+                info.context.organization_id,
+                campaign_pk,
+                contact_pk,
+                deleted_by=info.context.principal.label,
+                note=input.note,
+            )
+        )
+    except manual.ManualInputError as error:
+        _add_problems(errors, error)
+        return DeleteResponsesPayload(deleted_count=0, recipient=None, user_errors=errors.errors)
+    await _fresh_reads(info, deleted.recipient_id)
+    return DeleteResponsesPayload(
+        deleted_count=deleted.deleted_count,
+        recipient=await recipients.recipient_by_pk(info, deleted.recipient_id),
+        user_errors=[],
+    )

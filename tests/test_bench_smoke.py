@@ -1,0 +1,84 @@
+"""The benchmark harness at a tiny size: every row is there, the app's answers equal the floors'
+(the harness checks that before timing), the loader leaves no drift, statements do not grow."""
+
+import asyncio
+from pathlib import Path
+
+from app.database import Database
+from app.migrate import upgrade
+from app.reconcile import reconcile
+from bench.organization import generate
+from bench.report import record
+from bench.run import Options, run
+
+
+def test_the_harness_measures_every_row_on_sqlite(tmp_path: Path) -> None:
+    options = Options(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}",
+        recipients=200,
+        small_recipients=40,
+        list_campaigns=5,
+        list_recipients=5,
+        repetitions=3,
+        seconds_per_measure=1.0,
+        http_seconds=0.3,
+        http_clients=2,
+        ingest_batches=2,
+        http_ingest_batches=2,
+        http_ingest_clients=2,
+        progress=False,
+    )
+    table, header = asyncio.run(run(options))
+
+    names = [row.name for row in table.rows]
+    expected = [
+        "dashboard in-process, 200 recipients",
+        "dashboard in-process, 40 recipients",
+        "dashboard latency 200 recipients / 40 recipients",
+        "dashboard over HTTP, 2 clients, 1 uvicorn worker",
+        "campaigns(first: 100) with stats, variants{stats}, links{clicks}",
+        "recipients(first: 500) page, 200 recipients",
+        "recipients(first: 500) page, 40 recipients",
+        "ingest in-process (parse + apply), batches of 1,000, events/s",
+        "ingest over POST /events, batches of 500, 2 clients, events/s",
+    ]
+    assert names == expected
+    for row in table.rows:
+        assert row.app is not None and row.app > 0, row
+        if row.unit == "ms":
+            assert row.floor_a and row.floor_b and row.statements, row
+
+    # The same query costs the same statements at both sizes.
+    by_name = {row.name: row for row in table.rows}
+    big, small = by_name[expected[0]], by_name[expected[1]]
+    assert big.statements == small.statements
+    assert by_name[expected[5]].statements == by_name[expected[6]].statements
+
+    report = tmp_path / "BENCHMARKS.md"
+    record(report, table, header)
+    text = report.read_text()
+    assert "| dashboard in-process, 200 recipients |" in text
+    assert "machine:" in text
+
+
+def test_the_fast_loader_writes_what_ingest_would(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'loader.db'}"
+    upgrade(url)
+
+    async def generate_and_reconcile() -> tuple[int, list[object]]:
+        database = Database.from_url(url)
+        try:
+            organization = await generate(
+                database, url, 10_000, small_recipients=50, list_campaigns=2, list_recipients=20
+            )
+            drift = []
+            async with database.read() as connection:
+                for campaign_id in (organization.dashboard.id, *organization.list_campaign_ids):
+                    drift += await reconcile(connection, campaign_id)
+            return organization.total_recipients, drift
+        finally:
+            await database.dispose()
+
+    recipients, drift = asyncio.run(generate_and_reconcile())
+    assert recipients == 10_000 + 50 + 2 * 20
+    assert drift == []

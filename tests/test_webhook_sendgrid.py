@@ -1,0 +1,240 @@
+"""SendGrid Event Webhook: signed batches shaped as SendGrid documents them, in, statistics out."""
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from app.ingest.providers.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from tests.factories import BASE_TIME, graphql, make_campaign
+from tests.webhook_helpers import (
+    ADD_RECIPIENTS,
+    configure,
+    recipients,
+    stats,
+    stored,
+    unmatched_kinds,
+)
+
+PRIVATE_KEY = ec.generate_private_key(ec.SECP256R1())
+# As SendGrid shows the verification key: base64 of the DER public key.
+PUBLIC_KEY = base64.b64encode(
+    PRIVATE_KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+).decode()
+T0 = int(BASE_TIME.timestamp())
+
+
+def sendgrid_event(
+    event: str, email: str, seconds: int, number: int, **fields: Any
+) -> dict[str, Any]:
+    """An event with SendGrid's documented fields and our custom args as top-level keys."""
+    return {
+        "email": email,
+        "timestamp": T0 + seconds,
+        "smtp-id": f"<14c5d75ce93.dfd.64b469.{number}@ismtpd-555>",
+        "event": event,
+        "category": ["spring"],
+        "sg_event_id": f"sg-event-{number}",
+        "sg_message_id": f"14c5d75ce93.dfd.{email[:3]}.filter0001.16648.5515E0B88.0",
+        "campaign": "spring",
+        "variant": "A",
+        **fields,
+    }
+
+
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Safari/537.36"
+BATCH = [
+    sendgrid_event("processed", "ann@example.com", 0, 1),
+    sendgrid_event("delivered", "ann@example.com", 5, 2, response="250 OK"),
+    sendgrid_event("open", "ann@example.com", 600, 3, sg_machine_open=False, useragent=BROWSER, ip="203.0.113.7"),
+    sendgrid_event("click", "ann@example.com", 660, 4, useragent=BROWSER, ip="203.0.113.7",
+                   url="https://example.com/pricing", url_offset={"index": 0, "type": "html"}),
+    sendgrid_event("processed", "bob@example.com", 0, 5),
+    sendgrid_event("bounce", "bob@example.com", 8, 6, type="bounce", status="5.1.1",
+                   reason="550 5.1.1 The email account that you tried to reach does not exist",
+                   bounce_classification="Invalid Address"),
+    sendgrid_event("processed", "cy@example.com", 0, 7),
+    sendgrid_event("deferred", "cy@example.com", 30, 8, response="400 try again later", attempt="1"),
+    sendgrid_event("bounce", "cy@example.com", 900, 9, type="blocked", status="4.7.1",
+                   reason="421 4.7.1 Temporarily rate limited", bounce_classification="Reputation"),
+    sendgrid_event("dropped", "dee@example.com", 0, 10, reason="Unsubscribed Address", status="5.0.0"),
+    sendgrid_event("processed", "eve@example.com", 0, 11),
+    sendgrid_event("delivered", "eve@example.com", 4, 12, response="250 OK"),
+    sendgrid_event("open", "eve@example.com", 20, 13, sg_machine_open=True, useragent="Mozilla/5.0", ip="17.58.100.1"),
+    sendgrid_event("spamreport", "eve@example.com", 3600, 14),
+    sendgrid_event("group_resubscribe", "fay@example.com", 100, 15, asm_group_id=10),
+]  # fmt: skip
+
+
+def signed(body: bytes, timestamp: str = "1700000000") -> dict[str, str]:
+    signature = PRIVATE_KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+        TIMESTAMP_HEADER: timestamp,
+        "Content-Type": "application/json",
+    }
+
+
+async def post(client: Any, organization: Any, events: Any) -> Any:
+    body = orjson.dumps(events)
+    return await client.post(
+        f"/webhooks/sendgrid/{organization.name}", content=body, headers=signed(body)
+    )
+
+
+@pytest.fixture
+async def sendgrid(database: Any, organization: Any, client: Any) -> Any:
+    await configure(database, organization, "sendgrid", {"public_key": PUBLIC_KEY})
+    await make_campaign(client, organization, "spring")
+    return organization
+
+
+EXPECTED = {
+    # ann delivered, opened and clicked; bob hard bounce; cy deferred then blocked (soft);
+    # dee dropped (unsubscribed address); eve delivered, Apple MPP open, spam report.
+    "recipients": 5, "sent": 5, "notSent": 0, "delivered": 2, "deferred": 0, "dropped": 1,
+    "bounced": 2, "hardBounced": 1, "softBounced": 1, "opened": 2, "opens": 2, "clicked": 1,
+    "clicks": 1, "complained": 1, "unsubscribed": 0, "machineOpens": 1, "botClicks": 0,
+}  # fmt: skip
+
+
+async def test_a_signed_batch_becomes_statistics(client, sendgrid, database) -> None:
+    response = await post(client, sendgrid, BATCH)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 14, "duplicates": 0, "unmatched": 1}
+    assert await stats(client, sendgrid) == EXPECTED
+    human = await stats(client, sendgrid, human_only=True)
+    assert (human["opened"], human["opens"], human["clicked"]) == (1, 1, 1)
+
+    people = await recipients(client, sendgrid)
+    assert people["bob@example.com"]["bounce"] == {"type": "HARD", "category": "USER_NOT_FOUND"}
+    assert people["cy@example.com"]["bounce"] == {"type": "SOFT", "category": "SPAM_BLOCKED"}
+    assert people["dee@example.com"]["status"] == "DROPPED"
+    assert people["dee@example.com"]["skipReason"] == "UNSUBSCRIBED"
+    assert people["eve@example.com"]["status"] == "COMPLAINED"
+    # group_resubscribe has no canonical type: kept with its raw payload, not dropped.
+    assert await unmatched_kinds(database) == [("sendgrid", "group_resubscribe")]
+
+
+async def test_replaying_the_batch_reordered_and_duplicated_changes_nothing(
+    client, sendgrid, database
+) -> None:
+    assert (await post(client, sendgrid, BATCH)).status_code == 200
+    before = await stored(database)
+    replay = list(reversed(BATCH)) + BATCH[:5]
+    response = await post(client, sendgrid, replay)
+    assert response.json() == {"accepted": 0, "duplicates": len(replay), "unmatched": 0}
+    assert await stats(client, sendgrid) == EXPECTED
+    assert await stored(database) == before
+
+
+async def test_any_order_gives_the_same_numbers(client, sendgrid) -> None:
+    for start in range(0, len(BATCH), 4):  # the batch in reverse, in four deliveries
+        chunk = list(reversed(BATCH))[start : start + 4]
+        assert (await post(client, sendgrid, chunk)).status_code == 200
+    assert await stats(client, sendgrid) == EXPECTED
+
+
+@pytest.mark.parametrize("tamper", ["body", "signature", "timestamp", "missing", "other key"])
+async def test_a_tampered_request_is_refused_and_stores_nothing(
+    client, sendgrid, database, tamper
+) -> None:
+    body = orjson.dumps(BATCH)
+    headers = signed(body)
+    if tamper == "body":
+        body = body.replace(b"ann@example.com", b"mallory@example.com")
+    elif tamper == "signature":
+        raw = bytearray(base64.b64decode(headers[SIGNATURE_HEADER]))
+        raw[-1] ^= 1
+        headers[SIGNATURE_HEADER] = base64.b64encode(bytes(raw)).decode()
+    elif tamper == "timestamp":
+        headers[TIMESTAMP_HEADER] = "1700000001"
+    elif tamper == "missing":
+        del headers[SIGNATURE_HEADER]
+    else:
+        other = ec.generate_private_key(ec.SECP256R1())
+        headers[SIGNATURE_HEADER] = base64.b64encode(
+            other.sign(headers[TIMESTAMP_HEADER].encode() + body, ec.ECDSA(hashes.SHA256()))
+        ).decode()
+    before = await stored(database)
+    response = await client.post(
+        f"/webhooks/sendgrid/{sendgrid.name}", content=body, headers=headers
+    )
+    assert response.status_code == 401, response.text
+    assert await stored(database) == before
+
+
+async def test_a_malformed_body_is_400_with_the_reason(client, sendgrid, database) -> None:
+    before = await stored(database)
+    for events, reason in (
+        ({"event": "open"}, "JSON array"),
+        ([BATCH[0], {"email": "x@example.com", "timestamp": T0}], "event 1: 'event' is required"),
+        ([BATCH[0], {**BATCH[1], "timestamp": "yesterday"}], "timestamp"),
+        ([BATCH[0], {**BATCH[1], "email": "not an address"}], "not an email address"),
+    ):
+        response = await post(client, sendgrid, events)
+        assert response.status_code == 400, response.text
+        assert reason in response.json()["error"]
+    body = b"[{not json"
+    response = await client.post(
+        f"/webhooks/sendgrid/{sendgrid.name}", content=body, headers=signed(body)
+    )
+    assert response.status_code == 400
+    assert "not JSON" in response.json()["error"]
+    assert await stored(database) == before
+
+
+async def test_unknown_organization_provider_or_missing_credentials(client, organization) -> None:
+    body = orjson.dumps(BATCH)
+    response = await client.post(
+        "/webhooks/sendgrid/no-such-org", content=body, headers=signed(body)
+    )
+    assert response.status_code == 401
+    # The organization exists but has no SendGrid key: the same answer.
+    response = await client.post(
+        f"/webhooks/sendgrid/{organization.name}", content=body, headers=signed(body)
+    )
+    assert response.status_code == 401
+    response = await client.post(f"/webhooks/sparkpost/{organization.name}", content=body)
+    assert response.status_code == 404
+
+
+async def test_events_without_custom_args_match_by_message_id(client, sendgrid) -> None:
+    # processed carries the custom args and records the message id on the recipient...
+    assert (await post(client, sendgrid, [BATCH[0]])).status_code == 200
+    # ...so a later open without them (another filter suffix, same X-Message-Id) still counts.
+    bare = {k: v for k, v in BATCH[2].items() if k not in ("campaign", "variant")}
+    bare["sg_message_id"] = "14c5d75ce93.dfd.ann.filter0099.16648.5515E0B88.0"
+    response = await post(client, sendgrid, [bare])
+    assert response.json() == {"accepted": 1, "duplicates": 0, "unmatched": 0}
+    assert (await stats(client, sendgrid))["opened"] == 1
+    # An unknown message id and no custom args: kept as unmatched, not dropped.
+    stranger = {**bare, "sg_event_id": "sg-event-99", "sg_message_id": "unknown.filter1"}
+    assert (await post(client, sendgrid, [stranger])).json()["unmatched"] == 1
+
+
+async def test_a_hard_bounce_and_a_complaint_suppress_the_contacts(client, sendgrid) -> None:
+    assert (await post(client, sendgrid, BATCH)).status_code == 200
+    summer = await make_campaign(client, sendgrid, "summer")
+    contacts = [
+        {"email": e}
+        for e in ("ann@example.com", "bob@example.com", "eve@example.com", "dee@example.com")
+    ]
+    body = await graphql(
+        client, sendgrid, ADD_RECIPIENTS, {"input": {"campaignId": summer, "contacts": contacts}}
+    )
+    assert body["data"]["addRecipients"]["userErrors"] == []
+    people = await recipients(client, sendgrid, "summer")
+    assert people["bob@example.com"]["status"] == "NOT_SENT"
+    assert people["bob@example.com"]["skipReason"] == "PREVIOUSLY_BOUNCED"
+    assert people["eve@example.com"]["skipReason"] == "COMPLAINED"
+    # A dropped event is SendGrid's own suppression; ann engaged: both may be sent.
+    assert people["ann@example.com"]["status"] == "QUEUED"
+    assert people["dee@example.com"]["status"] == "QUEUED"
+    summer_stats = await stats(client, sendgrid, "summer")
+    assert (summer_stats["recipients"], summer_stats["notSent"]) == (4, 2)
