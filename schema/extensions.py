@@ -7,7 +7,9 @@ from typing import Any
 
 from graphql import ExecutionResult
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from schema.query_cost import query_cost
 
@@ -44,6 +46,26 @@ class MaskUnexpectedErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+class QueryShapeLimits(AddValidationRules):
+    """Limits on query depth and aliases, as validation rules made once.
+
+    strawberry's QueryDepthLimiter and MaxAliasesLimiter build new rule classes per instance;
+    as the rules are part of ValidationCache's key, a fresh instance per request missed the cache
+    every time and every request was validated again (a fifth of a dashboard request).
+    """
+
+    rules: tuple[type, ...] = ()
+
+    def __init__(self) -> None:
+        super().__init__(list(self.rules))
+
+    @classmethod
+    def with_limits(cls, max_depth: int, max_aliases: int) -> type["QueryShapeLimits"]:
+        """A subclass whose rules, made here once, refuse deeper or more aliased queries."""
+        rules = (depth_rule(max_depth, None, None), aliases_rule(max_aliases))
+        return type("QueryShapeLimits", (cls,), {"rules": rules})
 
 
 class CloseReadConnection(SchemaExtension):

@@ -1,17 +1,16 @@
 """The schema, with the limits public traffic needs."""
 
 import strawberry
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 
 from schema.campaign import Campaign, Link, Variant
 from schema.contact import Contact
-from schema.extensions import CloseReadConnection, MaskUnexpectedErrors, QueryCostLimiter
+from schema.extensions import (
+    CloseReadConnection,
+    MaskUnexpectedErrors,
+    QueryCostLimiter,
+    QueryShapeLimits,
+)
 from schema.mutation import Mutation
 from schema.organization import Organization, Project, User
 from schema.query import Query
@@ -29,8 +28,7 @@ schema = strawberry.Schema(
     subscription=Subscription,
     types=[Campaign, Variant, Link, Contact, User, Project, Organization, Recipient, Response],
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        QueryShapeLimits.with_limits(MAX_DEPTH, MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
