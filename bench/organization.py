@@ -365,7 +365,7 @@ async def _create_structure(
                     ).scalar_one()
                 )
             )
-    principal = Principal(organization_id, Role.ADMIN, key_id, prefix)
+    principal = Principal(organization_id, Role.ADMIN, key_id, prefix, "UTC")
     return organization_id, key, principal, owner_ids + starts, shapes
 
 

@@ -34,6 +34,8 @@ class Context:
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
         self._loaders: dict[str, Any] = {}
+        # Values read along with other rows, for loaders not made yet (see `prime`).
+        self._primed: dict[str, dict[Any, Any]] = {}
 
     @property
     def organization_id(self) -> int:
@@ -46,19 +48,38 @@ class Context:
                 f"this needs the {role.value} role; the key has {self.principal.role.value}"
             )
 
-    async def fetch(self, statement: Executable) -> Sequence[Row[Any]]:
+    async def fetch(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
         """Run a read on the request's one connection (dataloaders share it, one at a time)."""
         async with self._lock:
             if self._connection is None:
                 self._connection = await self.database.engine.connect()
-            result = await self._connection.execute(statement)
+            result = await self._connection.execute(statement, parameters)
             return result.all()
 
     def loader(self, name: str, factory: Any) -> Any:
         """The request's dataloader called `name`, made on first use."""
         if name not in self._loaders:
-            self._loaders[name] = factory(self)
+            loader = factory(self)
+            for key, value in self._primed.pop(name, {}).items():
+                loader.prime(key, value)
+            self._loaders[name] = loader
         return self._loaders[name]
+
+    def prime(self, name: str, key: Any, value: Any) -> None:
+        """Give the loader called `name` the value of `key`, read along with something else, so
+        that loading it costs no statement."""
+        loader = self._loaders.get(name)
+        if loader is not None:
+            loader.prime(key, value)
+        else:
+            self._primed.setdefault(name, {})[key] = value
+
+    def forget_reads(self) -> None:
+        """Drop every loaded and primed value: after a write, reads must see it."""
+        self._loaders = {}
+        self._primed = {}
 
     async def close(self) -> None:
         async with self._lock:

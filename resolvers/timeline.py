@@ -167,10 +167,7 @@ async def campaign_timeline(
         if variant_pk is None:
             raise bad_input(f"variantId {variant_id!r} is not a variant id", "variantId")
     if timezone is None:
-        organization = await info.context.loader(
-            "organization_by_id", loaders.organization_by_id
-        ).load(info.context.organization_id)
-        timezone = organization.timezone if organization else "UTC"
+        timezone = info.context.principal.timezone
     zone = zone_named(timezone)
     budget = info.context.loader("timeline_bucket_budget", BucketBudget)
 

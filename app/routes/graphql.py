@@ -28,7 +28,7 @@ class ConnectionContext(Context):
 
     async def close(self) -> None:
         await super().close()
-        self._loaders = {}
+        self.forget_reads()
 
 
 def websocket_key(params: dict[str, Any], headers: Any) -> str | None:
