@@ -24,7 +24,7 @@ from app.ingest.contributions import (
     Contribution,
     RecipientContext,
     contribution,
-    difference,
+    contribution_change,
     total,
 )
 from app.ingest.enrich import enrich
@@ -90,11 +90,15 @@ HISTORY_COLUMNS = (
 )
 
 
+# Looking a member up by value through ResponseType(...) is slow; the fold reads every row.
+TYPE_OF_VALUE = {kind.value: kind for kind in ResponseType}
+
+
 def history_entry(row: Any) -> HistoryEntry:
     """A stored response row as the fold sees it."""
     return HistoryEntry(
         id=row.id,
-        type=ResponseType(row.type),
+        type=TYPE_OF_VALUE[row.type],
         occurred_at=row.occurred_at,
         link_id=row.link_id,
         amount_cents=row.amount_cents,
@@ -197,12 +201,11 @@ async def refold_recipients(
     rows = []
     for recipient_id, (context, history) in after.items():
         old_context, old_history = before[recipient_id]
-        deltas.append(
-            difference(contribution(context, history), contribution(old_context, old_history))
-        )
+        state = recipient_state(history)
+        deltas.append(contribution_change(old_context, old_history, context, history, state=state))
         rows.append(
             {"recipient_key": recipient_id, "variant_id": context.variant_id, "updated_at": now}
-            | state_columns(recipient_state(history))
+            | state_columns(state)
         )
     if rows:
         columns = [name for name in rows[0] if name != "recipient_key"]
@@ -650,8 +653,12 @@ async def apply_unmatched(
     organization_id: int,
     campaign_external_ids: Iterable[str] | None = None,
 ) -> IngestResult:
-    """Apply kept events whose campaign (or contact) may exist now."""
-    statement = select(UnmatchedEvent.id, UnmatchedEvent.payload).where(
+    """Apply kept events whose campaign (or contact) may exist now.
+
+    Provider events among them record their message ids, and kept events waiting for those
+    (without campaign metadata) are applied too.
+    """
+    statement = select(UnmatchedEvent.id, UnmatchedEvent.payload, UnmatchedEvent.message_id).where(
         UnmatchedEvent.organization_id == organization_id, UnmatchedEvent.applied_at.is_(None)
     )
     if campaign_external_ids is not None:
@@ -668,4 +675,16 @@ async def apply_unmatched(
             update(UnmatchedEvent).where(UnmatchedEvent.id.in_(chunk)).values(applied_at=now)
         )
     events = [deserialize_event(row.payload["canonical"]) for row in replayable]
-    return await apply_events(connection, organization_id, events, now=now)
+    result = await apply_events(connection, organization_id, events, now=now)
+    message_ids = {
+        result.response_ids[event.key]: row.message_id
+        for row, event in zip(replayable, events, strict=True)
+        if row.message_id and event.key in result.response_ids
+    }
+    if message_ids:
+        # Imported here: the provider ingest module builds on this one.
+        from app.ingest.providers.ingest import lock_message_ids, record_and_apply_pending
+
+        await lock_message_ids(connection, organization_id, exclusive=False)
+        await record_and_apply_pending(connection, organization_id, message_ids, result, now)
+    return result
