@@ -110,8 +110,8 @@ def _children(
     with_updated: bool,
     primes: str,
 ) -> Callable[[Context], DataLoader]:
-    """A loader of a campaign's children (variants, links), reached through a scoped campaign,
-    each with its counters summed in the same statement.
+    """A loader of a campaign's children (variants, links) as (row, counters), reached through a
+    scoped campaign, each with its counters summed in the same statement.
 
     The counters prime the request's `primes` loader (the child's own counters), so a dashboard
     asking for the children's stats spends no statement on them.
@@ -128,12 +128,13 @@ def _children(
     names = [*counters, "updated_at"] if with_updated else list(counters)
 
     def factory(context: Context) -> DataLoader:
-        async def batch(campaign_ids: list[int]) -> list[list[Row]]:
+        async def batch(campaign_ids: list[int]) -> list[list[tuple[Row, Counters]]]:
             rows = await _fetch_keys(context, statement, campaign_ids)
-            grouped: dict[int, list[Row]] = defaultdict(list)
+            grouped: dict[int, list[tuple[Row, Counters]]] = defaultdict(list)
             for row in rows:
-                grouped[row.campaign_id].append(row)
-                context.prime(primes, row.id, {name: getattr(row, name) for name in names})
+                counters = {name: getattr(row, name) for name in names}
+                grouped[row.campaign_id].append((row, counters))
+                context.prime(primes, row.id, counters)
             return [grouped.get(key, []) for key in campaign_ids]
 
         return DataLoader(batch)

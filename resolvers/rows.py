@@ -22,7 +22,7 @@ from schema import response as response_types
 from schema.node import global_id
 
 
-def campaign(row: Any) -> "campaign_types.Campaign":
+def campaign(row: Any, counters: dict[str, Any] | None = None) -> "campaign_types.Campaign":
     return campaign_types.Campaign(
         id=global_id("Campaign", row.id),
         external_id=row.external_id,
@@ -39,10 +39,11 @@ def campaign(row: Any) -> "campaign_types.Campaign":
         project_pk=row.project_id,
         sender_pk=row.sender_id,
         cost_cents=row.cost_cents,
+        counters=counters,
     )
 
 
-def variant(row: Any) -> "campaign_types.Variant":
+def variant(row: Any, counters: dict[str, Any] | None = None) -> "campaign_types.Variant":
     return campaign_types.Variant(
         id=global_id("Variant", row.id),
         name=row.name,
@@ -54,10 +55,13 @@ def variant(row: Any) -> "campaign_types.Variant":
         html=row.html,
         pk=row.id,
         campaign_pk=row.campaign_id,
+        counters=counters,
     )
 
 
-def link(row: Any, variant_pk: int | None = None) -> "campaign_types.Link":
+def link(
+    row: Any, variant_pk: int | None = None, counters: dict[str, Any] | None = None
+) -> "campaign_types.Link":
     return campaign_types.Link(
         id=global_id("Link", row.id),
         url=row.url,
@@ -66,6 +70,7 @@ def link(row: Any, variant_pk: int | None = None) -> "campaign_types.Link":
         pk=row.id,
         campaign_pk=row.campaign_id,
         variant_pk=variant_pk,
+        counters=counters,
     )
 
 
