@@ -12,6 +12,7 @@ from resolvers import loaders, rows
 from resolvers.contacts import contact_by_pk, user_by_pk
 from resolvers.context import Info
 from resolvers.pagination import encode_cursor, keyset_page, page_size
+from resolvers.selection import selects_any
 from schema import campaign as campaign_types
 from schema import organization as organization_types
 from schema.connection import Connection, Edge, PageInfo
@@ -216,17 +217,6 @@ def campaign_filter(info: Info, filter: Any) -> list[ColumnElement[bool]]:
     if filter.sent_before is not None:
         conditions.append(CampaignModel.sent_at < filter.sent_before)
     return conditions
-
-
-def selects_any(info: Info, names: tuple[str, ...]) -> bool:
-    """Whether the field's selection asks, at any depth, for a field of one of these names."""
-    pending = list(info.selected_fields)
-    while pending:
-        field = pending.pop()
-        if getattr(field, "name", None) in names:
-            return True
-        pending.extend(getattr(field, "selections", ()))
-    return False
 
 
 async def campaigns_connection(

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement, case, exists, func, literal, select
 from app.database import UTCDateTime
 from app.enums import RecipientStatus, ResponseType
 from app.models import Contact, Recipient, Response
-from resolvers import batched_pages, rows
+from resolvers import batched_pages, loaders, rows
 from resolvers.arguments import argument_pk
 from resolvers.context import Info
+from resolvers.selection import selects_any
 from schema.connection import Connection
 
 if TYPE_CHECKING:  # the schema modules import these resolvers
@@ -156,7 +157,7 @@ async def recipients_connection(
     """A page of the campaign's recipients; the pages of every campaign in a list load at once."""
     criteria = recipient_criteria(filter)
     field, descending = recipient_sort_key(order_by)
-    return await batched_pages.batched_connection(
+    connection = await batched_pages.batched_connection(
         info.context,
         "campaign_recipients",
         _shape,
@@ -168,3 +169,12 @@ async def recipients_connection(
         node_of=rows.recipient,
         cursor_kinds=CURSOR_KINDS[field],
     )
+    if connection.edges and selects_any(info, ("contact",)):
+        # The page's contacts in one batch, so each row answers `contact` synchronously.
+        nodes = [edge.node for edge in connection.edges]
+        found = await info.context.loader("contact_by_id", loaders.contact_by_id).load_many(
+            [node.contact_pk for node in nodes]
+        )
+        for node, row in zip(nodes, found, strict=True):
+            node.known_contact = rows.contact(row) if row else None
+    return connection

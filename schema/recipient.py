@@ -1,7 +1,7 @@
 """A contact in a campaign, with the state folded from its history."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -38,14 +38,18 @@ class Recipient(Node):
     variant_pk: strawberry.Private[int | None]
     owner_pk: strawberry.Private[int | None]
     latest_response_pk: strawberry.Private[int | None]
+    # Its contact when a page read the page's contacts at once; else a dataloader reads it.
+    known_contact: strawberry.Private[Any] = None
 
     @strawberry.field
     async def campaign(self, info: Info) -> Campaign:
         return await resolve.campaign(info, self)
 
     @strawberry.field
-    async def contact(self, info: Info) -> Contact:
-        return await resolve.contact(info, self)
+    def contact(self, info: Info) -> Contact:
+        if self.known_contact is not None:
+            return self.known_contact  # type: ignore[no-any-return]
+        return resolve.contact(info, self)  # type: ignore[return-value]
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant | None:
