@@ -52,6 +52,13 @@ class GraphQLApp(GraphQL):
         super().__init__(schema, graphql_ide="graphiql")
         self.database = database
 
+    # orjson: a dashboard's answer is encoded several times faster than with the stdlib json.
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # its JSONDecodeError is the stdlib's: a clear 400 still
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         if request.scope["type"] == "websocket":
             # No principal until connection_init proves a key (on_ws_connect).
