@@ -120,49 +120,18 @@ _EMAIL_DOMAIN = Dimension.EMAIL_DOMAIN.value
 def contribution(context: RecipientContext, history: Iterable[HistoryEntry]) -> Contribution:
     """Everything a recipient with this history adds to the aggregate tables."""
     entries = list(history)
-    state = recipient_state(entries)
     campaign_id = context.campaign_id
     variant = context.variant_id or 0
-    result: Contribution = {
-        (STATS, (campaign_id, variant, context.owner_id or 0)): stats_counters(state)
-    }
-
-    opened_values: set[tuple[str, str]] = set()
-    clicked_values: set[tuple[str, str]] = set()
-    clicked_links: set[int] = set()
-    domain = None
-    for entry in entries:
-        kind = entry.type
-        timeline_field = TIMELINE_FIELD.get(kind)
-        if timeline_field:
-            bucket = (campaign_id, variant, quarter_hour(entry.occurred_at))
-            _add(result, (TIMELINE, bucket), timeline_field)
-        if kind is not _OPENED and kind is not _CLICKED:
-            continue
-        if domain is None:
-            domain = (_EMAIL_DOMAIN, context.email_domain)
-        values = [domain]
-        values += [
-            (dimension, value)
-            for dimension, attribute in _ENTRY_DIMENSIONS
-            if (value := getattr(entry, attribute))
-        ]
-        events_field = "opens" if kind is _OPENED else "clicks"
-        for dimension, value in values:
-            _add(result, (ENGAGEMENT, (campaign_id, dimension, value)), events_field)
-        opened_values.update(values)  # a click proves an open
-        if kind is _CLICKED:
-            clicked_values.update(values)
-            if entry.link_id is not None:
-                clicked_links.add(entry.link_id)
-                _add(result, (LINKS, (entry.link_id, variant)), "clicks")
-                _add(result, (LINK_CLICKERS, (entry.link_id, context.contact_id)), "clicks")
-
-    for dimension, value in opened_values:
-        _add(result, (ENGAGEMENT, (context.campaign_id, dimension, value)), "opened")
-    for dimension, value in clicked_values:
-        _add(result, (ENGAGEMENT, (context.campaign_id, dimension, value)), "clicked")
-    for link_id in clicked_links:
+    result = _per_event_parts(context, entries)
+    result[(STATS, (campaign_id, variant, context.owner_id or 0))] = stats_counters(
+        recipient_state(entries)
+    )
+    opened, clicked, links = _engaged_values(context, entries)
+    for dimension, value in opened:
+        _add(result, (ENGAGEMENT, (campaign_id, dimension, value)), "opened")
+    for dimension, value in clicked:
+        _add(result, (ENGAGEMENT, (campaign_id, dimension, value)), "clicked")
+    for link_id in links:
         _add(result, (LINKS, (link_id, variant)), "clicked")
     return result
 
