@@ -1,4 +1,8 @@
-"""upsertCampaign and addRecipients: what integrations write."""
+"""upsertCampaign and addRecipients: what integrations write.
+
+Both may change statistics (new recipients, a new cost, held-back events applied at last), so
+both tell the campaigns' live subscribers after the commit, and read their payload afresh.
+"""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,8 +18,10 @@ from app.ingest.apply import apply_events, apply_unmatched, ensure_recipients
 from app.ingest.events import CanonicalEvent, EventError, parse_cents, parse_email
 from app.models import Campaign, Contact, Project, User, Variant
 from app.models import Link as LinkModel
+from app.pubsub import publish_campaigns_changed
 from resolvers.campaigns import find_campaign_by_pk
 from resolvers.context import Info
+from resolvers.response_mutations import fresh_reads
 from resolvers.user_errors import UserErrors
 from schema.inputs import AddRecipientsInput, UpsertCampaignInput
 from schema.node import parse_pk
@@ -148,7 +154,10 @@ async def upsert_campaign(info: Info, input: UpsertCampaignInput) -> UpsertCampa
         ).scalar_one()
         await _upsert_variants(connection, campaign_id, input)
         await _upsert_links(connection, campaign_id, input)
-        await apply_unmatched(connection, organization_id, [input.external_id.strip()])
+        applied = await apply_unmatched(connection, organization_id, [input.external_id.strip()])
+    # The cost (and so cost per click...) may have changed even when no event was applied.
+    await publish_campaigns_changed(info.context.database, {campaign_id, *applied.campaign_ids})
+    await fresh_reads(info)
     return UpsertCampaignPayload(
         campaign=await find_campaign_by_pk(info, campaign_id), user_errors=[]
     )
@@ -334,6 +343,9 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
         ]
         if suppressed:
             await apply_events(connection, organization_id, suppressed, now=now)
-        await apply_unmatched(connection, organization_id, [campaign.external_id or ""])
+        applied = await apply_unmatched(connection, organization_id, [campaign.external_id or ""])
+    if new_ids or applied.campaign_ids:
+        await publish_campaigns_changed(info.context.database, {campaign.pk, *applied.campaign_ids})
+    await fresh_reads(info)
     added = len(new_ids)
     return AddRecipientsPayload(added=added, skipped=len(input.contacts) - added, user_errors=[])

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from aiodataloader import DataLoader
 from graphql import GraphQLError
 from sqlalchemy import Executable
 from sqlalchemy.engine import Row
@@ -77,8 +78,15 @@ class Context:
             self._primed.setdefault(name, {})[key] = value
 
     def forget_reads(self) -> None:
-        """Drop every loaded and primed value: after a write, reads must see it."""
-        self._loaders = {}
+        """Drop every dataloader and primed value: after a write, reads must see it.
+
+        Other entries of the request are limits, not caches (the timeline bucket budget), and
+        keep counting."""
+        self._loaders = {
+            name: value
+            for name, value in self._loaders.items()
+            if not isinstance(value, DataLoader)
+        }
         self._primed = {}
 
     async def close(self) -> None:

@@ -2,7 +2,8 @@
 
 Input is checked first (every problem reported at once, as userErrors); ids are then checked in
 the write transaction itself (app/ingest/manual.py), so a refused input writes nothing. The
-payload is read after the commit, so it shows the recipient's new state.
+payload is read after the commit, so it shows the recipient's new state; the campaign's live
+subscribers are told after the commit too.
 """
 
 from datetime import UTC, datetime
@@ -11,7 +12,8 @@ from decimal import Decimal
 from app.enums import ResponseType, Role
 from app.ingest import manual
 from app.ingest.events import MAX_CLOCK_SKEW, EventError, parse_cents, parse_email
-from resolvers import loaders, recipients, responses
+from app.pubsub import publish_campaigns_changed
+from resolvers import recipients, responses
 from resolvers.context import Info
 from resolvers.user_errors import UserErrors
 from schema.inputs import DeleteResponsesInput, RecordResponseInput, UpdateResponseStatusInput
@@ -82,7 +84,8 @@ def _add_problems(errors: UserErrors, error: manual.ManualInputError) -> None:
 
 
 async def _payload(info: Info, recorded: manual.Recorded) -> RecordResponsePayload:
-    await _fresh_reads(info, recorded.recipient_id, recorded.response_id)
+    await publish_campaigns_changed(info.context.database, [recorded.campaign_id])
+    await fresh_reads(info)
     return RecordResponsePayload(
         response=await responses.response_by_pk(info, recorded.response_id),
         recipient=await recipients.recipient_by_pk(info, recorded.recipient_id),
@@ -90,12 +93,13 @@ async def _payload(info: Info, recorded: manual.Recorded) -> RecordResponsePaylo
     )
 
 
-async def _fresh_reads(info: Info, recipient_id: int, response_id: int | None = None) -> None:
-    """Forget what this operation read before the write: its snapshot and cached rows are old."""
+async def fresh_reads(info: Info) -> None:
+    """Forget what this operation read before a committed write: its read snapshot and every
+    dataloader's cached rows may be older than the write (a campaign's totals, its variants' and
+    links' counters, recipient pages...), and a later field or mutation of the same document
+    must see the new numbers."""
     await info.context.close()
-    info.context.loader("recipient_by_id", loaders.recipient_by_id).clear(recipient_id)
-    if response_id is not None:
-        info.context.loader("response_by_id", loaders.response_by_id).clear(response_id)
+    info.context.forget_reads()
 
 
 async def record_response(info: Info, input: RecordResponseInput) -> RecordResponsePayload:
@@ -199,7 +203,9 @@ async def delete_responses(info: Info, input: DeleteResponsesInput) -> DeleteRes
     except manual.ManualInputError as error:
         _add_problems(errors, error)
         return DeleteResponsesPayload(deleted_count=0, recipient=None, user_errors=errors.errors)
-    await _fresh_reads(info, deleted.recipient_id)
+    if deleted.deleted_count:
+        await publish_campaigns_changed(info.context.database, [deleted.campaign_id])
+    await fresh_reads(info)
     return DeleteResponsesPayload(
         deleted_count=deleted.deleted_count,
         recipient=await recipients.recipient_by_pk(info, deleted.recipient_id),

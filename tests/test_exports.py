@@ -20,10 +20,13 @@ from typing import Any
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from app.enums import Role
-from app.exports.filters import RecipientFilter
+from app.exports.activity import activity_batches
+from app.exports.filters import ActivityFilter, RecipientFilter
 from app.exports.recipients import recipient_batches
+from app.models import Response
 from schema.node import global_id, parse_pk
 from tests.factories import event, graphql, make_campaign, make_organization, post_events
 
@@ -275,6 +278,34 @@ async def test_recipients_are_read_in_keyset_batches_without_gaps_or_repeats(
     assert [len(batch) for batch in batches] == [2, 2, 1]
     emails = [row[3] for batch in batches for row in batch]
     assert sorted(emails) == sorted(set(emails)) and len(emails) == 5
+
+
+async def test_activity_is_read_in_keyset_batches_across_tied_timestamps(
+    client, organization, database
+):
+    campaign_id = await build_campaign(client, organization)
+    campaign_pk = parse_pk(campaign_id, "Campaign")
+    async with database.read() as connection:
+        stored = (
+            await connection.execute(
+                select(Response.id, Response.occurred_at).where(
+                    Response.campaign_id == campaign_pk, Response.deleted_at.is_(None)
+                )
+            )
+        ).all()
+    moments = Counter(row.occurred_at for row in stored)
+    # Five SENT at minute 0 and five DELIVERED/BOUNCED at minute 1: batches of 2 split the ties.
+    assert len(stored) == 16 and sorted(moments.values())[-2:] == [5, 5]
+    batches = [
+        batch
+        async for batch in activity_batches(database, campaign_pk, ActivityFilter(), batch_size=2)
+    ]
+    assert [len(batch) for batch in batches] == [2] * 8
+    ids = [parse_pk(row[0], "Response") for batch in batches for row in batch]
+    # Every event exactly once, in (occurred_at, id) order.
+    assert sorted(ids) == sorted(row.id for row in stored) and len(set(ids)) == len(ids)
+    order = {row.id: (row.occurred_at, row.id) for row in stored}
+    assert ids == sorted(ids, key=order.__getitem__)
 
 
 async def test_activity_csv_is_the_event_log_filtered_by_type_and_time(client, organization):

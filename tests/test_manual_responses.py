@@ -458,6 +458,182 @@ async def test_owner_section_and_variant_follow_manual_changes(client, organizat
     await no_drift(database)
 
 
+# --- A deletion gives the contact back its place in later campaigns. -------------------------
+
+ADD_RECIPIENTS = """
+mutation($input: AddRecipientsInput!) {
+  addRecipients(input: $input) { added skipped userErrors { field message code } }
+}"""
+RECIPIENT_STATE = "query($id: ID!) { node(id: $id) { ... on Recipient { status skipReason } } }"
+
+
+async def add_to(client, organization, campaign_id: str, *emails: str) -> dict[str, Any]:
+    contacts = [{"email": email} for email in emails]
+    body = await graphql(
+        client,
+        organization,
+        ADD_RECIPIENTS,
+        {"input": {"campaignId": campaign_id, "contacts": contacts}},
+    )
+    return body["data"]["addRecipients"]
+
+
+async def suppression(database, organization, email: str) -> tuple[str | None, datetime | None]:
+    async with database.read() as connection:
+        row = (
+            await connection.execute(
+                select(Contact.suppression_reason, Contact.suppressed_at).where(
+                    Contact.organization_id == organization.id, Contact.email == email
+                )
+            )
+        ).one()
+    return row.suppression_reason, row.suppressed_at
+
+
+async def recipient_state(client, organization, database, campaign_id: str, email: str) -> Any:
+    recipient = await recipient_id(database, campaign_id, email)
+    return (await graphql(client, organization, RECIPIENT_STATE, {"id": recipient}))["data"]["node"]
+
+
+async def test_a_deleted_unsubscribe_no_longer_suppresses_the_contact(
+    client, organization, database
+):
+    spring = await make_campaign(client, organization, "spring")
+    autumn = await make_campaign(client, organization, "autumn")
+    unsubscribed = await record(
+        client, organization, campaignId=spring, email="ann@example.com", type="UNSUBSCRIBED",
+        occurredAt=at(5),
+    )  # fmt: skip
+    assert unsubscribed["userErrors"] == []
+    assert (await suppression(database, organization, "ann@example.com"))[0] == "UNSUBSCRIBED"
+
+    ann = await contact_id(database, organization, "ann@example.com")
+    deleted = await delete(client, organization, campaignId=spring, contactId=ann)
+    assert deleted["deletedCount"] == 1
+    assert await suppression(database, organization, "ann@example.com") == (None, None)
+
+    # A later campaign sends to her again: an ordinary recipient, not NOT_SENT.
+    added = await add_to(client, organization, autumn, "ann@example.com")
+    assert (added["added"], added["skipped"], added["userErrors"]) == (1, 0, [])
+    state = await recipient_state(client, organization, database, autumn, "ann@example.com")
+    assert state == {"status": "QUEUED", "skipReason": None}
+    assert (await campaign_view(client, organization, autumn))["stats"] == expected_stats(
+        {"ann": []}
+    )
+    await no_drift(database)
+
+
+async def test_a_contact_stays_suppressed_while_a_suppressing_response_is_left(
+    client, organization, database
+):
+    spring = await make_campaign(client, organization, "spring")
+    summer = await make_campaign(client, organization, "summer")
+    autumn = await make_campaign(client, organization, "autumn")
+    # ann: unsubscribed from spring first, then hard-bounced in summer (a tracked event).
+    await record(
+        client, organization, campaignId=spring, email="ann@example.com", type="UNSUBSCRIBED",
+        occurredAt=at(5),
+    )  # fmt: skip
+    hard = {"type": "HARD", "category": "USER_NOT_FOUND"}
+    bounced = await post_events(
+        client, organization,
+        [event("BOUNCED", "ann@example.com", campaign="summer", minutes=60, id="b1", bounce=hard)],
+    )  # fmt: skip
+    assert bounced.json()["accepted"] == 1
+    # bob: complained about spring first, then unsubscribed from summer.
+    for campaign, kind in ((spring, "COMPLAINED"), (summer, "UNSUBSCRIBED")):
+        result = await record(
+            client, organization, campaignId=campaign, email="bob@example.com", type=kind,
+            occurredAt=at(60),
+        )  # fmt: skip
+        assert result["userErrors"] == []
+    # The first suppressing response to arrive gives the reason.
+    assert (await suppression(database, organization, "ann@example.com"))[0] == "UNSUBSCRIBED"
+    bob_before = await suppression(database, organization, "bob@example.com")
+    assert bob_before[0] == "COMPLAINED"
+
+    ann = await contact_id(database, organization, "ann@example.com")
+    bob = await contact_id(database, organization, "bob@example.com")
+    assert (await delete(client, organization, campaignId=spring, contactId=ann))[
+        "deletedCount"
+    ] == 1
+    assert (await delete(client, organization, campaignId=summer, contactId=bob))[
+        "deletedCount"
+    ] == 1
+
+    # ann's hard bounce is left: suppressed for it, since it was recorded.
+    async with database.read() as connection:
+        bounce_recorded_at = (
+            await connection.execute(
+                select(Response.recorded_at).where(
+                    Response.contact_id == parse_pk(ann, "Contact"), Response.type == "BOUNCED"
+                )
+            )
+        ).scalar_one()
+    assert await suppression(database, organization, "ann@example.com") == (
+        "PREVIOUSLY_BOUNCED",
+        bounce_recorded_at,
+    )
+    # bob's complaint is left: nothing changes for him.
+    assert await suppression(database, organization, "bob@example.com") == bob_before
+
+    added = await add_to(client, organization, autumn, "ann@example.com", "bob@example.com")
+    assert (added["added"], added["userErrors"]) == (2, [])
+    for email, reason in (
+        ("ann@example.com", "PREVIOUSLY_BOUNCED"),
+        ("bob@example.com", "COMPLAINED"),
+    ):
+        state = await recipient_state(client, organization, database, autumn, email)
+        assert state == {"status": "NOT_SENT", "skipReason": reason}
+    assert (await campaign_view(client, organization, autumn))["stats"] == expected_stats(
+        {"ann": ["NOT_SENT"], "bob": ["NOT_SENT"]}
+    )
+    await no_drift(database)
+
+
+# --- Several mutations in one document: each payload sees the writes before it. -------------
+
+PAYLOAD_STATS = f"recipient {{ status campaign {{ stats {{ {STATS_FIELDS} }} }} }} {ERRORS}"
+THREE_MUTATIONS = f"""
+mutation($first: RecordResponseInput!, $second: RecordResponseInput!,
+         $third: DeleteResponsesInput!) {{
+  first: recordResponse(input: $first) {{ {PAYLOAD_STATS} }}
+  second: recordResponse(input: $second) {{ {PAYLOAD_STATS} }}
+  third: deleteResponses(input: $third) {{ deletedCount {PAYLOAD_STATS} }}
+}}"""
+
+
+async def test_each_mutation_of_a_document_sees_the_writes_before_it(
+    client, organization, database
+):
+    spring = await make_campaign(client, organization, "spring")
+    await post_events(client, organization, [event("SENT", "ann@example.com", id="a1")])
+    ann = await contact_id(database, organization, "ann@example.com")
+    variables = {
+        "first": {"campaignId": spring, "email": "bob@example.com", "type": "OPENED",
+                  "occurredAt": at(5)},
+        "second": {"campaignId": spring, "email": "cy@example.com", "type": "CLICKED",
+                   "occurredAt": at(6)},
+        "third": {"campaignId": spring, "contactId": ann},
+    }  # fmt: skip
+    data = (await graphql(client, organization, THREE_MUTATIONS, variables))["data"]
+    assert [data[name]["userErrors"] for name in ("first", "second", "third")] == [[], [], []]
+    assert data["first"]["recipient"]["status"] == "OPENED"
+    assert data["first"]["recipient"]["campaign"]["stats"] == expected_stats(
+        {"ann": ["SENT"], "bob": ["OPENED"]}
+    )
+    assert data["second"]["recipient"]["status"] == "CLICKED"
+    assert data["second"]["recipient"]["campaign"]["stats"] == expected_stats(
+        {"ann": ["SENT"], "bob": ["OPENED"], "cy": ["CLICKED"]}
+    )
+    assert data["third"]["deletedCount"] == 1
+    assert data["third"]["recipient"]["status"] == "QUEUED"
+    assert data["third"]["recipient"]["campaign"]["stats"] == expected_stats(
+        {"ann": [], "bob": ["OPENED"], "cy": ["CLICKED"]}
+    )
+    await no_drift(database)
+
+
 # --- Bad input: userErrors with the field path and a stable code, and nothing changes. -------
 
 

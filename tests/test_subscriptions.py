@@ -17,12 +17,17 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select, update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.cli import ingest_file
+from app.database import Database
 from app.enums import Role
+from app.models import CampaignStats, Contact
 from app.pubsub import broker_for, stop_broker
-from tests.factories import event, make_campaign, make_organization, post_events
+from schema.node import global_id
+from tests.factories import event, graphql, make_campaign, make_organization, post_events
 
 PROJECT = Path(__file__).resolve().parent.parent
 SUBSCRIPTION = """
@@ -64,7 +69,9 @@ async def receive(socket: ClientConnection, timeout: float = 10) -> dict[str, An
 
 
 @asynccontextmanager
-async def subscribed(url: str, key: str, campaign_id: str) -> AsyncIterator[ClientConnection]:
+async def subscribed(
+    url: str, key: str, campaign_id: str, query: str = SUBSCRIPTION
+) -> AsyncIterator[ClientConnection]:
     async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:
         await socket.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
@@ -75,7 +82,7 @@ async def subscribed(url: str, key: str, campaign_id: str) -> AsyncIterator[Clie
                 {
                     "id": "1",
                     "type": "subscribe",
-                    "payload": {"query": SUBSCRIPTION, "variables": {"id": campaign_id}},
+                    "payload": {"query": query, "variables": {"id": campaign_id}},
                 }
             )
         )
@@ -157,6 +164,166 @@ async def test_at_most_one_message_a_second_with_the_newest_numbers(
             # Fewer messages than batches: the changes within a second arrive together.
             assert len(arrivals) < 10, arrivals
             assert [sent for _, sent in arrivals] == sorted(sent for _, sent in arrivals)
+
+
+RECORD_RESPONSE = """
+mutation($input: RecordResponseInput!) { recordResponse(input: $input) { userErrors { code } } }
+"""
+DELETE_RESPONSES = """
+mutation($input: DeleteResponsesInput!) {
+  deleteResponses(input: $input) { deletedCount userErrors { code } }
+}
+"""
+ADD_RECIPIENTS = """
+mutation($input: AddRecipientsInput!) { addRecipients(input: $input) { added userErrors { code } } }
+"""
+UPSERT_CAMPAIGN = """
+mutation($input: UpsertCampaignInput!) { upsertCampaign(input: $input) { userErrors { code } } }
+"""
+
+
+async def test_subscribers_of_one_campaign_share_one_read_per_change(
+    app, client, organization, database, count_statements
+):
+    campaign_id = await make_campaign(client, organization, "spring")
+    async with serving(app, database) as url:
+        key = organization.keys[Role.VIEWER]
+        async with (
+            subscribed(url, key, campaign_id) as first,
+            subscribed(url, key, campaign_id) as second,
+        ):
+            assert (await next_stats(first))["sent"] == 0
+            assert (await next_stats(second))["sent"] == 0
+            with count_statements() as counter:
+                await post_events(client, organization, [event("SENT", "ann@example.com", id="1")])
+                assert (await next_stats(first))["sent"] == 1
+                assert (await next_stats(second))["sent"] == 1
+            reads = [
+                statement
+                for statement in counter.statements
+                if statement.lstrip().upper().startswith("SELECT")
+                and "max(campaign_stats.updated_at)" in statement
+            ]
+            # One read of the campaign's numbers for both subscribers.
+            assert len(reads) == 1, reads
+
+
+async def test_a_subscriber_hears_responses_recorded_and_deleted_by_hand(
+    app, client, organization, database
+):
+    campaign_id = await make_campaign(client, organization, "spring")
+    await post_events(client, organization, [event("SENT", "bob@example.com", id="b1")])
+    async with serving(app, database) as url:
+        async with subscribed(url, organization.keys[Role.VIEWER], campaign_id) as socket:
+            # bob: sent.
+            assert await next_stats(socket) == {
+                "recipients": 1, "sent": 1, "delivered": 0, "opened": 0, "clicks": 0,
+                "openRate": 0.0, "clickRate": 0.0,
+            }  # fmt: skip
+            recorded = await graphql(
+                client, organization, RECORD_RESPONSE,
+                {"input": {"campaignId": campaign_id, "email": "ann@example.com",
+                           "type": "OPENED", "occurredAt": "2026-11-20T09:05:00Z"}},
+            )  # fmt: skip
+            assert recorded["data"]["recordResponse"]["userErrors"] == []
+            # ann opened, which proves she was sent and delivered: 1 of 2 sent opened.
+            assert await next_stats(socket) == {
+                "recipients": 2, "sent": 2, "delivered": 1, "opened": 1, "clicks": 0,
+                "openRate": 0.5, "clickRate": 0.0,
+            }  # fmt: skip
+            async with database.read() as connection:
+                ann = (
+                    await connection.execute(
+                        select(Contact.id).where(Contact.email == "ann@example.com")
+                    )
+                ).scalar_one()
+            deleted = await graphql(
+                client, organization, DELETE_RESPONSES,
+                {"input": {"campaignId": campaign_id, "contactId": str(global_id("Contact", ann))}},
+            )  # fmt: skip
+            assert deleted["data"]["deleteResponses"]["deletedCount"] == 1
+            # ann stays a recipient with no history; only bob's send is left.
+            assert await next_stats(socket) == {
+                "recipients": 2, "sent": 1, "delivered": 0, "opened": 0, "clicks": 0,
+                "openRate": 0.0, "clickRate": 0.0,
+            }  # fmt: skip
+
+
+async def test_a_subscriber_hears_recipients_added_and_a_new_cost(
+    app, client, organization, database
+):
+    campaign_id = await make_campaign(client, organization, "spring", cost="10.00")
+    query = "subscription($id: ID!) { campaignStats(campaignId: $id) { recipients cost } }"
+    async with serving(app, database) as url:
+        key = organization.keys[Role.VIEWER]
+        async with subscribed(url, key, campaign_id, query) as socket:
+            assert await next_stats(socket) == {"recipients": 0, "cost": "10.00"}
+            added = await graphql(
+                client, organization, ADD_RECIPIENTS,
+                {"input": {"campaignId": campaign_id,
+                           "contacts": [{"email": "ann@example.com"}, {"email": "bob@example.com"}]}},
+            )  # fmt: skip
+            assert added["data"]["addRecipients"]["added"] == 2
+            assert await next_stats(socket) == {"recipients": 2, "cost": "10.00"}
+            upserted = await graphql(
+                client, organization, UPSERT_CAMPAIGN,
+                {"input": {"externalId": "spring", "name": "Spring", "cost": "25.00"}},
+            )  # fmt: skip
+            assert upserted["data"]["upsertCampaign"]["userErrors"] == []
+            assert await next_stats(socket) == {"recipients": 2, "cost": "25.00"}
+
+
+async def test_a_subscriber_hears_events_ingested_from_a_file(
+    app, client, organization, database, database_url, tmp_path
+):
+    campaign_id = await make_campaign(client, organization, "spring")
+    path = tmp_path / "events.ndjson"
+    events = [
+        event("SENT", "ann@example.com", id="1"),
+        event("DELIVERED", "ann@example.com", minutes=1, id="2"),
+        event("SENT", "bob@example.com", id="3"),
+    ]
+    path.write_text("\n".join(json.dumps(item) for item in events) + "\n")
+    # On PostgreSQL the command line is another process with its own engine: NOTIFY reaches the
+    # app's LISTEN connection. SQLite has no such channel, so there it shares the app's broker.
+    sqlite = database_url.startswith("sqlite")
+    command_database = database if sqlite else Database.from_url(database_url)
+    try:
+        async with serving(app, database) as url:
+            async with subscribed(url, organization.keys[Role.VIEWER], campaign_id) as socket:
+                assert (await next_stats(socket))["sent"] == 0
+                result = await ingest_file(command_database, organization.name, path, "canonical")
+                assert result.accepted == 3
+                stats = await next_stats(socket)
+                assert (stats["recipients"], stats["sent"], stats["delivered"]) == (2, 2, 1)
+    finally:
+        if not sqlite:
+            await command_database.dispose()
+
+
+async def test_a_subscriber_hears_a_repair_made_by_the_command_line(
+    app, client, organization, database, database_url
+):
+    if database_url.startswith("sqlite"):
+        pytest.skip("the command line reaches the app's subscribers through PostgreSQL's NOTIFY")
+    campaign_id = await make_campaign(client, organization, "spring")
+    await post_events(client, organization, [event("SENT", "ann@example.com", id="1")])
+    # Drift: 5 sends too many in the stored aggregate row.
+    async with database.write() as connection:
+        await connection.execute(update(CampaignStats).values(sent=CampaignStats.sent + 5))
+    async with serving(app, database) as url:
+        async with subscribed(url, organization.keys[Role.VIEWER], campaign_id) as socket:
+            assert (await next_stats(socket))["sent"] == 6
+            repair = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "app.cli", "reconcile", "--repair",
+                cwd=PROJECT, env={**os.environ, "DATABASE_URL": database_url},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            output, errors = await asyncio.wait_for(repair.communicate(), 120)
+            assert repair.returncode == 0, errors.decode()
+            assert b"repaired" in output
+            # Recomputed from the history: ann's one send.
+            assert (await next_stats(socket, timeout=15))["sent"] == 1
 
 
 async def expect_closed(socket: ClientConnection) -> int | None:

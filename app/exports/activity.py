@@ -157,10 +157,13 @@ async def activity_batches(
         if after is not None:
             moment, last_id = after
             page = page.where(
+                # Redundant with the OR below, but a plain range the planner can seek the
+                # (campaign_id, occurred_at) index with; the OR alone rescans from the start.
+                Response.occurred_at >= moment,
                 or_(
                     Response.occurred_at > moment,
                     and_(Response.occurred_at == moment, Response.id > last_id),
-                )
+                ),
             )
         page = page.order_by(Response.occurred_at, Response.id).limit(batch_size)
         async with database.read() as connection:

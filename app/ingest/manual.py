@@ -11,11 +11,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.enums import BounceCategory, BounceType, ResponseSource, ResponseType, SkipReason
-from app.ingest.apply import apply_events, load_histories, lock_recipients, refold_recipients
+from app.ingest.apply import (
+    SUPPRESSING,
+    apply_events,
+    load_histories,
+    lock_recipients,
+    refold_recipients,
+)
 from app.ingest.events import CanonicalEvent
 from app.models import Campaign, Contact, Link, Recipient, Response, Variant
 
@@ -58,12 +64,15 @@ class ManualResponse:
 class Recorded:
     response_id: int
     recipient_id: int
+    # Whose numbers changed: the caller tells live subscribers after the commit.
+    campaign_id: int
 
 
 @dataclass(frozen=True)
 class Deleted:
     recipient_id: int
     deleted_count: int
+    campaign_id: int
 
 
 async def _campaign(
@@ -238,7 +247,7 @@ async def record_manual(
         now=now,
     )
     assert result.accepted == 1 and len(result.recipient_ids) == 1, result
-    return Recorded(result.response_ids[event.key], next(iter(result.recipient_ids)))
+    return Recorded(result.response_ids[event.key], next(iter(result.recipient_ids)), campaign[0])
 
 
 async def recipient_target(
@@ -294,7 +303,8 @@ async def delete_responses(
     """Soft-delete every response of a contact to a campaign, with who, when and why.
 
     The recipient stays a recipient (with an empty history it is QUEUED); its contribution to every
-    aggregate changes to what its remaining (no) history gives, in the same transaction.
+    aggregate changes to what its remaining (no) history gives, and the contact's suppression to
+    what its remaining responses give, in the same transaction.
     """
     now = now or datetime.now(UTC)
     problems: list[Problem] = []
@@ -320,7 +330,7 @@ async def delete_responses(
     contexts = await lock_recipients(connection, [recipient_id])
     history = (await load_histories(connection, [recipient_id])).get(recipient_id, [])
     if not history:
-        return Deleted(recipient_id, 0)
+        return Deleted(recipient_id, 0, campaign[0])
     result = await connection.execute(
         update(Response)
         .where(Response.recipient_id == recipient_id, Response.deleted_at.is_(None))
@@ -330,4 +340,59 @@ async def delete_responses(
     await refold_recipients(
         connection, {recipient_id: (context, history)}, {recipient_id: (context, [])}, now
     )
-    return Deleted(recipient_id, result.rowcount)
+    await refresh_suppression(connection, organization_id, context.contact_id)
+    return Deleted(recipient_id, result.rowcount, campaign[0])
+
+
+def suppression_reason(kind: ResponseType, bounce_type: str | None) -> SkipReason | None:
+    """The reason a response suppresses its contact, if it does: the rule of `suppress_contacts`
+    in app/ingest/apply.py (a complaint, an unsubscribe, a hard bounce)."""
+    if kind is T.BOUNCED and bounce_type == BounceType.HARD.value:
+        return SkipReason.PREVIOUSLY_BOUNCED
+    return SUPPRESSING.get(kind)
+
+
+async def refresh_suppression(
+    connection: AsyncConnection, organization_id: int, contact_id: int
+) -> None:
+    """Set the contact's suppression to what its non-deleted responses give, in any campaign of
+    the organization; cleared when none of them suppresses it any more.
+
+    Ingest keeps the first suppressing response to arrive (its reason, and its arrival as
+    suppressed_at), so the recomputation takes the earliest recorded one that is left.
+    """
+    locking = select(Contact.suppression_reason, Contact.suppressed_at).where(
+        Contact.id == contact_id, Contact.organization_id == organization_id
+    )
+    if connection.dialect.name == "postgresql":
+        # Locked before the responses are read: an ingest that suppresses the contact meanwhile
+        # either commits first (and its response is read below) or waits for this transaction.
+        locking = locking.with_for_update()
+    current = (await connection.execute(locking)).first()
+    if current is None:
+        return
+    suppressing = or_(
+        Response.type.in_([kind.value for kind in SUPPRESSING]),
+        and_(Response.type == T.BOUNCED.value, Response.bounce_type == BounceType.HARD.value),
+    )
+    first = (
+        await connection.execute(
+            select(Response.type, Response.bounce_type, Response.recorded_at)
+            .where(
+                Response.organization_id == organization_id,
+                Response.contact_id == contact_id,
+                Response.deleted_at.is_(None),
+                suppressing,
+            )
+            .order_by(Response.recorded_at, Response.id)
+            .limit(1)
+        )
+    ).first()
+    reason = suppression_reason(ResponseType(first.type), first.bounce_type) if first else None
+    wanted = (reason.value if reason else None, first.recorded_at if reason and first else None)
+    if (current.suppression_reason, current.suppressed_at) != wanted:
+        await connection.execute(
+            update(Contact)
+            .where(Contact.id == contact_id)
+            .values(suppression_reason=wanted[0], suppressed_at=wanted[1])
+        )
