@@ -19,6 +19,7 @@ import dataclasses
 import ipaddress
 import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from app.enums import ResponseType
@@ -39,11 +40,14 @@ SCANNER_LINKS = 2  # distinct links clicked inside the window that make a scanne
 T = ResponseType
 
 
+# Pure functions of strings that repeat across a batch (one client, one proxy): cached.
+@lru_cache(maxsize=4096)
 def is_scanner_agent(user_agent: str | None) -> bool:
     """A security scanner's, link checker's or program's user agent."""
     return bool(user_agent) and SCANNER_AGENTS.search(user_agent or "") is not None
 
 
+@lru_cache(maxsize=4096)
 def is_apple_privacy_proxy(user_agent: str | None, ip: str | None) -> bool:
     """Apple Mail Privacy Protection's prefetch: the bare agent, or Apple's own network."""
     if user_agent is not None and user_agent.strip() == MPP_USER_AGENT:
