@@ -117,3 +117,20 @@ def test_a_new_click_changes_only_what_it_adds() -> None:
     assert change[("link_stats", (1, 0))] == {"clicks": 1, "clicked": 1}
     assert change[("link_clicker_stats", (1, 3))] == {"clicks": 1}
     assert len(change) == 6
+
+
+def test_history_rows_are_read_in_the_entry_field_order() -> None:
+    """history_entry reads rows by position: HISTORY_COLUMNS must list HistoryEntry's fields in
+    order, with the recipient id second."""
+    from app.ingest.apply import HISTORY_COLUMNS, history_entry
+
+    names = [column.key for column in HISTORY_COLUMNS]
+    assert names[1] == "recipient_id"
+    assert names[:1] + names[2:] == list(HistoryEntry.__slots__)
+    row = (9, 4, "CLICKED", START, 2, None, None, None, None, None, 0, 1, "NL", "Amsterdam")
+    row += ("Gmail", "Desktop", "Chrome", "Windows", "key-9")
+    entry = history_entry(row)
+    assert entry == HistoryEntry(
+        id=9, type=ResponseType.CLICKED, occurred_at=START, link_id=2, bot=True, country="NL",
+        city="Amsterdam", email_client="Gmail", device="Desktop", browser="Chrome", os="Windows",
+    )  # fmt: skip

@@ -95,25 +95,17 @@ TYPE_OF_VALUE = {kind.value: kind for kind in ResponseType}
 
 
 def history_entry(row: Any) -> HistoryEntry:
-    """A stored response row as the fold sees it."""
+    """A stored response row (HISTORY_COLUMNS first) as the fold sees it."""
+    # By position: the fold reads thousands of rows a batch, and a Row's attribute lookups cost
+    # three times as much as building the entry.
     return HistoryEntry(
-        id=row.id,
-        type=TYPE_OF_VALUE[row.type],
-        occurred_at=row.occurred_at,
-        link_id=row.link_id,
-        amount_cents=row.amount_cents,
-        bounce_type=row.bounce_type,
-        bounce_category=row.bounce_category,
-        bounce_diagnostic=row.bounce_diagnostic,
-        skip_reason=row.skip_reason,
-        machine=bool(row.machine),
-        bot=bool(row.bot),
-        country=row.country,
-        city=row.city,
-        email_client=row.email_client,
-        device=row.device,
-        browser=row.browser,
-        os=row.os,
+        row[0],
+        TYPE_OF_VALUE[row[2]],
+        row[3],
+        *row[4:10],
+        bool(row[10]),
+        bool(row[11]),
+        *row[12:18],
     )
 
 
