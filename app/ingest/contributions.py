@@ -158,11 +158,12 @@ def _engaged_values(
     opened: set[tuple[str, str]] = set()
     clicked: set[tuple[str, str]] = set()
     links: set[int] = set()
+    domain = (_EMAIL_DOMAIN, context.email_domain)
     for entry in entries:
         kind = entry.type
         if kind is not _OPENED and kind is not _CLICKED:
             continue
-        values = [(_EMAIL_DOMAIN, context.email_domain)]
+        values = [domain]
         values += [
             (dimension, value)
             for dimension, attribute in _ENTRY_DIMENSIONS
@@ -245,6 +246,7 @@ def _per_event_parts(context: RecipientContext, entries: Iterable[HistoryEntry])
     result: Contribution = {}
     campaign_id = context.campaign_id
     variant = context.variant_id or 0
+    domain = (_EMAIL_DOMAIN, context.email_domain)
     for entry in entries:
         kind = entry.type
         timeline_field = TIMELINE_FIELD.get(kind)
@@ -253,7 +255,7 @@ def _per_event_parts(context: RecipientContext, entries: Iterable[HistoryEntry])
             _add(result, (TIMELINE, bucket), timeline_field)
         if kind is not _OPENED and kind is not _CLICKED:
             continue
-        values = [(_EMAIL_DOMAIN, context.email_domain)]
+        values = [domain]
         values += [
             (dimension, value)
             for dimension, attribute in _ENTRY_DIMENSIONS
