@@ -20,6 +20,7 @@ from app.enums import ResponseSource, Role
 from app.ingest.apply import IngestResult, apply_events
 from app.ingest.events import EventError, decode_body, parse_events
 from app.models import ApiKey, Campaign, Organization
+from app.pubsub import publish_campaigns_changed
 from app.settings import Settings
 
 console = Console()
@@ -177,9 +178,11 @@ async def ingest_file(database: Database, org_name: str, path: Path, provider: s
         for start in range(0, len(events), INGEST_BATCH):
             batch = events[start : start + INGEST_BATCH]
             async with database.write() as connection:
-                total.merge(
-                    await apply_events(connection, org, batch, source=ResponseSource.IMPORT)
-                )
+                result = await apply_events(connection, org, batch, source=ResponseSource.IMPORT)
+            total.merge(result)
+            # After each commit: live dashboards (PostgreSQL: on every app instance) follow a
+            # long import as it goes; a later batch that fails does not undo this one.
+            await publish_campaigns_changed(database, result.campaign_ids)
             progress.advance(task, len(batch))
     return total
 
@@ -206,11 +209,11 @@ async def ingest_provider_file(
             batch = events[start : start + INGEST_BATCH]
             try:
                 async with database.write() as connection:
-                    total.merge(
-                        await ingest_provider_events(connection, org, batch, datetime.now(UTC))
-                    )
+                    result = await ingest_provider_events(connection, org, batch, datetime.now(UTC))
             except PayloadError as exc:
                 raise CommandError(f"events {start} to {start + len(batch) - 1}: {exc}") from None
+            total.merge(result)
+            await publish_campaigns_changed(database, result.campaign_ids)
             progress.advance(task, len(batch))
     return total
 
@@ -227,7 +230,14 @@ def command_schema(args: argparse.Namespace) -> None:
 
 
 def command_reconcile(args: argparse.Namespace) -> None:
+    from app.ingest.aggregate_writer import AGGREGATE_TABLES
     from app.reconcile import reconcile
+
+    def repaired_campaigns(drifts: list[Any]) -> set[int]:
+        # Campaigns whose aggregate rows the repair changed: those rows' keys start with the
+        # campaign id (link rows and recipient states do not feed live statistics).
+        keyed = {name for name, (_, key, _) in AGGREGATE_TABLES.items() if key[0] == "campaign_id"}
+        return {int(drift.key[0]) for drift in drifts if drift.table in keyed}
 
     async def check(database: Database) -> list[Any]:
         campaign_id = None
@@ -249,7 +259,9 @@ def command_reconcile(args: argparse.Namespace) -> None:
             campaign_id = int(found)
         if args.repair:
             async with database.write() as connection:
-                return await reconcile(connection, campaign_id, repair=True)
+                drifts = await reconcile(connection, campaign_id, repair=True)
+            await publish_campaigns_changed(database, repaired_campaigns(drifts))
+            return drifts
         async with database.read() as connection:
             return await reconcile(connection, campaign_id)
 
@@ -378,8 +390,114 @@ def command_providers_list(args: argparse.Namespace) -> None:
     console.print(table)
 
 
+def command_providers_remove(args: argparse.Namespace) -> None:
+    from app import providers
+
+    async def remove(database: Database) -> bool:
+        org = await organization_id(database, args.org)
+        async with database.write() as connection:
+            return await providers.delete_credentials(connection, org, args.provider)
+
+    if not run(remove):
+        raise CommandError(f"{args.org!r} has no {args.provider} credentials")
+    console.print(
+        f"{args.provider} credentials for {args.org!r} removed; its webhooks are now refused (401)"
+    )
+
+
+async def tracking_urls(
+    database: Database,
+    secret: str,
+    org_name: str,
+    campaign: str,
+    email: str,
+    link: str | None,
+    base_url: str,
+) -> tuple[str, str | None]:
+    """The signed open-pixel URL of a recipient, and the click URL of one registered link."""
+    from urllib.parse import urlsplit
+
+    from app.ingest.providers.tracking import CLICK, OPEN, make_token
+    from app.models import Contact, Link, Recipient
+
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CommandError(f"--base-url must be an http(s) URL such as https://host: {base_url!r}")
+    org = await organization_id(database, org_name)
+    async with database.read() as connection:
+        row = (
+            await connection.execute(
+                select(Campaign.id, Recipient.id.label("recipient_id"))
+                .join(Recipient, Recipient.campaign_id == Campaign.id)
+                .join(Contact, Contact.id == Recipient.contact_id)
+                .where(
+                    Campaign.organization_id == org,
+                    Campaign.external_id == campaign,
+                    Contact.email == email.strip().lower(),
+                )
+            )
+        ).first()
+        if row is None:
+            raise CommandError(
+                f"{email!r} is not a recipient of campaign {campaign!r} in {org_name!r}"
+            )
+        link_id = None
+        if link is not None:
+            link_id = (
+                await connection.execute(
+                    select(Link.id).where(Link.campaign_id == row.id, Link.url == link)
+                )
+            ).scalar()
+            if link_id is None:
+                raise CommandError(
+                    f"{link!r} is not a link of campaign {campaign!r} "
+                    "(register it with upsertCampaign(links: ...))"
+                )
+    base = base_url.rstrip("/")
+    open_url = f"{base}/t/o/{make_token(secret, OPEN, org, row.recipient_id)}.gif"
+    click_url = (
+        f"{base}/t/c/{make_token(secret, CLICK, org, row.recipient_id, int(link_id))}"
+        if link_id is not None
+        else None
+    )
+    return open_url, click_url
+
+
+def command_tracking_url(args: argparse.Namespace) -> None:
+    secret = Settings.from_environment().tracking_secret
+    if not secret:
+        raise CommandError("TRACKING_SECRET is not set: the app must sign with the same secret")
+    open_url, click_url = run(
+        lambda database: tracking_urls(
+            database, secret, args.org, args.campaign, args.contact, args.link, args.base_url
+        )
+    )
+    # URLs alone on standard output, one a line, for scripts and templates.
+    print(open_url)
+    if click_url is not None:
+        print(click_url)
+
+
+def add_tracking_commands(commands: Any) -> None:
+    """`tracking url --org NAME --campaign ID --contact EMAIL [--link URL] [--base-url URL]`."""
+    group = commands.add_parser("tracking", help="own tracking (TRACKING_SECRET)").add_subparsers(
+        dest="tracking_command", required=True
+    )
+    url = group.add_parser(
+        "url", help="print a recipient's signed open-pixel URL (and a link's click URL)"
+    )
+    url.add_argument("--org", required=True)
+    url.add_argument("--campaign", required=True, help="the campaign's external id")
+    url.add_argument("--contact", required=True, help="the recipient's email address")
+    url.add_argument("--link", default=None, help="a registered link's URL: also its click URL")
+    url.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="where the app is served (https://host)"
+    )
+    url.set_defaults(handler=command_tracking_url)
+
+
 def add_providers_commands(commands: Any) -> None:
-    """`providers set --org NAME PROVIDER ...` and `providers list`."""
+    """`providers set --org NAME PROVIDER ...`, `providers list` and `providers remove`."""
     group = commands.add_parser("providers", help="webhook credentials of ESPs").add_subparsers(
         dest="providers_command", required=True
     )
@@ -403,6 +521,12 @@ def add_providers_commands(commands: Any) -> None:
     list_command = group.add_parser("list", help="list stored credentials (no secrets)")
     list_command.add_argument("--org", default=None)
     list_command.set_defaults(handler=command_providers_list)
+    remove_command = group.add_parser(
+        "remove", help="delete an organization's webhook credentials for a provider"
+    )
+    remove_command.add_argument("--org", required=True)
+    remove_command.add_argument("provider", choices=["sendgrid", "mailgun", "ses", "postmark"])
+    remove_command.set_defaults(handler=command_providers_remove)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -484,6 +608,7 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=command_export)
 
     add_providers_commands(commands)
+    add_tracking_commands(commands)
     return main
 
 

@@ -233,6 +233,7 @@ class UnmatchedEvent(Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "event_key"),
         Index("ix_unmatched_events_campaign", "organization_id", "campaign_external_id"),
+        Index("ix_unmatched_events_message", "organization_id", "message_id"),
     )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
@@ -243,6 +244,9 @@ class UnmatchedEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(default=utc_now)
     applied_at: Mapped[datetime | None]
+    # The provider's message id of an event kept without campaign metadata (or of an unknown
+    # campaign): once a recipient records that id, the event is applied.
+    message_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class ProviderCredential(Base):
@@ -259,11 +263,18 @@ class ProviderCredential(Base):
 
 
 class SeenToken(Base):
-    """Webhook tokens already accepted (Mailgun): a replayed token is refused."""
+    """Webhook tokens already accepted (Mailgun): a replayed token is refused.
+
+    The token alone is the key (per provider and organization), so of two concurrent requests
+    with one token only one can insert it; the digest of the body it came with sits beside it,
+    telling a retry (same body) from a replay (another body).
+    """
 
     __tablename__ = "seen_tokens"
     provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=False)
     token: Mapped[str] = mapped_column(String(200), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
 
 

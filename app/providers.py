@@ -1,6 +1,6 @@
 """Per-organization webhook credentials of each provider (table provider_credentials).
 
-Managed with `campaign-graph providers set|list`. Settings by provider:
+Managed with `campaign-graph providers set|list|remove`. Settings by provider:
 - sendgrid: {"public_key": base64 DER or PEM}, the Event Webhook's verification key;
 - mailgun: {"signing_key": ...}, the HTTP webhook signing key (needed in clear to compute HMACs);
 - postmark: {"username", "basic_sha256"} or {"header_name", "secret_sha256"}: only hashes;
@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ingest.aggregate_writer import dialect_insert
@@ -133,6 +133,24 @@ async def set_credentials(
             }
         ],
     )
+
+
+async def delete_credentials(
+    connection: AsyncConnection, organization_id: int, provider: str
+) -> bool:
+    """Remove the organization's settings for `provider`; False when there were none.
+
+    From then on that provider's webhooks for the organization are refused (401).
+    """
+    result = await connection.execute(
+        delete(ProviderCredential)
+        .where(
+            ProviderCredential.organization_id == organization_id,
+            ProviderCredential.provider == provider,
+        )
+        .returning(ProviderCredential.id)
+    )
+    return result.first() is not None
 
 
 async def list_credentials(

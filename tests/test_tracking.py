@@ -1,16 +1,19 @@
 """Own tracking: signed pixel and click tokens; tampered tokens record nothing, no open redirect."""
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from app.cli import main
 from app.ingest.providers.tracking import CLICK, OPEN, make_token, read_token
 from app.main import create_app
 from app.models import Link, Recipient
 from app.settings import Settings
 from tests.factories import event, make_campaign, make_organization, post_events
+from tests.webhook_helpers import recipients as recipients_of
 from tests.webhook_helpers import stats, stored
 
 SECRET = "test-tracking-secret-0123456789abcdef"
@@ -147,3 +150,85 @@ async def test_tracking_is_off_without_a_secret(client, organization, sent) -> N
     assert response.status_code == 503
     assert "TRACKING_SECRET" in response.json()["error"]
     assert (await client.get(f"/t/o/{token}.gif")).status_code == 503
+
+
+async def test_head_requests_record_nothing(tracking_client, organization, sent, database) -> None:
+    # Link scanners and prefetchers send HEAD; Starlette answers it on GET routes.
+    recipients, links = sent
+    ann = recipients["ann@example.com"]
+    pixel = f"/t/o/{make_token(SECRET, OPEN, organization.id, ann)}.gif"
+    click = f"/t/c/{make_token(SECRET, CLICK, organization.id, ann, links['https://example.com/pricing'])}"
+    before = await stored(database)
+    response = await tracking_client.head(pixel)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/gif"
+    response = await tracking_client.head(click)
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://example.com/pricing"
+    assert await stored(database) == before
+    numbers = await stats(tracking_client, organization)
+    assert (numbers["opens"], numbers["clicks"]) == (0, 0)
+    # A GET of the same URLs still records.
+    await tracking_client.get(pixel, headers={"User-Agent": OUTLOOK})
+    await tracking_client.get(click, headers={"User-Agent": OUTLOOK})
+    numbers = await stats(tracking_client, organization)
+    assert (numbers["opens"], numbers["clicks"]) == (1, 1)
+
+
+async def test_the_cli_prints_urls_that_record(
+    tracking_client, organization, sent, database_url, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TRACKING_SECRET", SECRET)
+    # The CLI runs its own event loop: in a thread, beside the test's.
+    await asyncio.to_thread(
+        main,
+        [
+            "tracking", "url", "--org", organization.name, "--campaign", "spring",
+            "--contact", "Bob@Example.com", "--link", "https://example.com/about",
+            "--base-url", "http://testserver/",
+        ],
+    )  # fmt: skip
+    open_url, click_url = capsys.readouterr().out.split()
+    assert open_url.startswith("http://testserver/t/o/") and open_url.endswith(".gif")
+    assert click_url.startswith("http://testserver/t/c/")
+    # The tokens name bob and the about link, as the app reads them.
+    recipients, links = sent
+    token = read_token(SECRET, CLICK, click_url.rsplit("/", 1)[1])
+    assert token is not None
+    assert (token.organization_id, token.recipient_id, token.link_id) == (
+        organization.id,
+        recipients["bob@example.com"],
+        links["https://example.com/about"],
+    )
+    assert (await tracking_client.get(open_url, headers={"User-Agent": OUTLOOK})).status_code == 200
+    response = await tracking_client.get(click_url, headers={"User-Agent": OUTLOOK})
+    assert response.headers["location"] == "https://example.com/about"
+    numbers = await stats(tracking_client, organization)
+    assert (numbers["opened"], numbers["opens"], numbers["clicked"]) == (1, 1, 1)
+    people = await recipients_of(tracking_client, organization)
+    assert (people["bob@example.com"]["opens"], people["ann@example.com"]["opens"]) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--contact", "nobody@example.com"], "not a recipient"),
+        (["--contact", "ann@example.com", "--link", "https://example.com/autumn"], "not a link"),
+        (["--contact", "ann@example.com", "--base-url", "ftp://host"], "--base-url"),
+    ],
+)
+async def test_the_cli_refuses_what_it_cannot_sign(
+    organization, sent, database_url, monkeypatch, capsys, arguments, reason
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TRACKING_SECRET", SECRET)
+    command = ["tracking", "url", "--org", organization.name, "--campaign", "spring", *arguments]
+    with pytest.raises(SystemExit) as exit:
+        await asyncio.to_thread(main, command)
+    assert exit.value.code == 1
+    assert reason in capsys.readouterr().err
+    monkeypatch.delenv("TRACKING_SECRET")
+    with pytest.raises(SystemExit):
+        await asyncio.to_thread(main, command[:6] + ["--contact", "ann@example.com"])
+    assert "TRACKING_SECRET" in capsys.readouterr().err

@@ -110,3 +110,35 @@ def test_bad_credentials_are_refused(
     assert exit.value.code == 1
     assert "error" in capsys.readouterr().err
     assert settings_of(database_url, "Acme", arguments[0]) is None
+
+
+def test_remove_credentials(database_url: str, monkeypatch: Any, capsys: Any) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    main(["orgs", "create", "Acme"])
+    main(["orgs", "create", "Other"])
+    for org in ("Acme", "Other"):
+        main(["providers", "set", "--org", org, "sendgrid", "--public-key", PUBLIC_KEY])
+    main(
+        [
+            "providers",
+            "set",
+            "--org",
+            "Acme",
+            "mailgun",
+            "--signing-key",
+            "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+        ]
+    )
+    capsys.readouterr()
+    main(["providers", "remove", "--org", "Acme", "sendgrid"])
+    assert "removed" in capsys.readouterr().out
+    assert settings_of(database_url, "Acme", "sendgrid") is None
+    # Only that organization's credentials for that provider go.
+    assert settings_of(database_url, "Acme", "mailgun") is not None
+    assert settings_of(database_url, "Other", "sendgrid") == {"public_key": PUBLIC_KEY}
+    for arguments in (["--org", "Acme", "sendgrid"], ["--org", "Nobody", "mailgun"]):
+        with pytest.raises(SystemExit) as exit:
+            main(["providers", "remove", *arguments])
+        assert exit.value.code == 1
+        assert "error" in capsys.readouterr().err
+    assert settings_of(database_url, "Acme", "mailgun") is not None

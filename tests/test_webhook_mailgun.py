@@ -1,21 +1,31 @@
 """Mailgun webhooks: one signed {signature, event-data} per POST, as Mailgun documents them."""
 
+import asyncio
 import hashlib
 import hmac
 import itertools
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select, text
 
-from tests.factories import BASE_TIME, graphql, make_campaign
+from app.database import Database
+from app.ingest.providers.events import SignatureError
+from app.models import SeenToken
+from app.routes.webhooks import check_replay
+from tests.factories import BASE_TIME, graphql, make_campaign, make_organization
 from tests.webhook_helpers import configure, recipients, stats, stored, unmatched_kinds
 
 SIGNING_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 T0 = BASE_TIME.timestamp()
 _tokens = itertools.count(1)
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Safari/537.36"
+GMAIL_PROXY = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
 
 
 def event_data(
@@ -227,3 +237,123 @@ async def test_a_malformed_body_is_400(client, mailgun, database) -> None:
         assert response.status_code == 400, response.text
         assert reason in response.json()["error"]
     assert await stored(database) == before
+
+
+async def test_one_token_with_two_bodies_at_once_lets_one_through(
+    client, mailgun, database
+) -> None:
+    block = signature()
+    first, second = (
+        post(client, mailgun, {"signature": block, "event-data": data})
+        for data in (EVENTS[0], EVENTS[4])
+    )
+    responses = await asyncio.gather(first, second)
+    assert sorted(response.status_code for response in responses) == [200, 401]
+    counts = await stored(database)
+    assert (counts["responses"], counts["tokens"]) == (1, 1)
+
+
+async def test_the_token_is_the_key_even_across_concurrent_transactions(mailgun, database) -> None:
+    now = datetime.now(UTC)
+    seen = asyncio.Event()
+
+    async def first() -> None:
+        async with database.write() as connection:
+            await check_replay(connection, "mailgun", mailgun.id, "tok-1", "digest-a", now)
+            seen.set()
+            await asyncio.sleep(0.3)  # the second request runs meanwhile
+
+    async def second() -> None:
+        await seen.wait()
+        # Waits for the first transaction (PostgreSQL: on the key; SQLite: the write lock),
+        # then finds the token taken with another body.
+        async with database.write() as connection:
+            await check_replay(connection, "mailgun", mailgun.id, "tok-1", "digest-b", now)
+
+    results = await asyncio.gather(first(), second(), return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], SignatureError)
+    # The same body again is a retry; another organization's token space is its own.
+    other = await make_organization(database)
+    async with database.write() as connection:
+        await check_replay(connection, "mailgun", mailgun.id, "tok-1", "digest-a", now)
+        await check_replay(connection, "mailgun", other.id, "tok-1", "digest-b", now)
+    async with database.read() as connection:
+        rows = (
+            await connection.execute(
+                select(SeenToken.organization_id, SeenToken.token, SeenToken.digest).order_by(
+                    SeenToken.organization_id
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (mailgun.id, "tok-1", "digest-a"),
+        (other.id, "tok-1", "digest-b"),
+    ]
+
+
+def test_the_migration_carries_old_replay_tokens_over(database_url: str) -> None:
+    from alembic import command
+
+    from app.migrate import alembic_config, upgrade
+
+    config = alembic_config(database_url)
+    command.downgrade(config, "0001")
+    seen_at = datetime.now(UTC).replace(microsecond=0)
+
+    async def old_rows() -> None:
+        database = Database.from_url(database_url)
+        try:
+            async with database.write() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO seen_tokens (provider, token, seen_at) "
+                        "VALUES ('mailgun', '7:abc:d1', :at), ('mailgun', 'garbage', :at)"
+                    ),
+                    {"at": seen_at if not database.sqlite else seen_at.replace(tzinfo=None)},
+                )
+        finally:
+            await database.dispose()
+
+    async def new_rows() -> list[tuple[Any, ...]]:
+        database = Database.from_url(database_url)
+        try:
+            async with database.read() as connection:
+                result = await connection.execute(
+                    select(
+                        SeenToken.provider,
+                        SeenToken.organization_id,
+                        SeenToken.token,
+                        SeenToken.digest,
+                        SeenToken.seen_at,
+                    )
+                )
+                return [tuple(row) for row in result]
+        finally:
+            await database.dispose()
+
+    asyncio.run(old_rows())
+    upgrade(database_url)
+    assert asyncio.run(new_rows()) == [("mailgun", 7, "abc", "d1", seen_at)]
+
+
+@pytest.mark.parametrize(
+    ("bot", "machine"), [("", False), ("gmail", False), ("apple", True), ("generic", True)]
+)
+async def test_client_info_bot_values(client, mailgun, bot, machine) -> None:
+    # Mailgun documents client-info.bot as "apple" (Apple MPP), "gmail" (Gmail's image proxy,
+    # which fetches as the person opens), "generic" (a scanner or firewall) or empty.
+    agent = GMAIL_PROXY if bot == "gmail" else CHROME if not bot else "Mozilla/5.0"
+    events = [
+        EVENTS[0],
+        event_data("opened", "ann@example.com", 600, "mg-open", ip="66.249.93.84",
+                   **{"client-info": client_info(agent, bot=bot)}),
+        event_data("clicked", "ann@example.com", 700, "mg-click", ip="66.249.93.84",
+                   url="https://example.com/pricing", **{"client-info": client_info(agent, bot=bot)}),
+    ]  # fmt: skip
+    await post_all(client, mailgun, events)
+    numbers = await stats(client, mailgun)
+    assert (numbers["opened"], numbers["clicked"]) == (1, 1)
+    assert (numbers["machineOpens"], numbers["botClicks"]) == ((1, 1) if machine else (0, 0))
+    human = await stats(client, mailgun, human_only=True)
+    assert (human["opened"], human["clicked"]) == ((0, 0) if machine else (1, 1))

@@ -1,14 +1,20 @@
 """SendGrid Event Webhook: signed batches shaped as SendGrid documents them, in, statistics out."""
 
+import asyncio
 import base64
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import func, select
 
-from app.ingest.providers.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from app.ingest.providers.ingest import ingest_provider_events
+from app.ingest.providers.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER, normalize
+from app.models import UnmatchedEvent
 from tests.factories import BASE_TIME, graphql, make_campaign
 from tests.webhook_helpers import (
     ADD_RECIPIENTS,
@@ -71,7 +77,9 @@ BATCH = [
 ]  # fmt: skip
 
 
-def signed(body: bytes, timestamp: str = "1700000000") -> dict[str, str]:
+def signed(body: bytes, timestamp: str | None = None) -> dict[str, str]:
+    """SendGrid's headers: the signature over timestamp + body, signed now unless told."""
+    timestamp = timestamp or str(int(time.time()))
     signature = PRIVATE_KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     return {
         SIGNATURE_HEADER: base64.b64encode(signature).decode(),
@@ -153,7 +161,7 @@ async def test_a_tampered_request_is_refused_and_stores_nothing(
         raw[-1] ^= 1
         headers[SIGNATURE_HEADER] = base64.b64encode(bytes(raw)).decode()
     elif tamper == "timestamp":
-        headers[TIMESTAMP_HEADER] = "1700000001"
+        headers[TIMESTAMP_HEADER] = str(int(headers[TIMESTAMP_HEADER]) + 1)
     elif tamper == "missing":
         del headers[SIGNATURE_HEADER]
     else:
@@ -238,3 +246,157 @@ async def test_a_hard_bounce_and_a_complaint_suppress_the_contacts(client, sendg
     assert people["dee@example.com"]["status"] == "QUEUED"
     summer_stats = await stats(client, sendgrid, "summer")
     assert (summer_stats["recipients"], summer_stats["notSent"]) == (4, 2)
+
+
+def without_custom_args(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only processed events (and dee's dropped, which has none) keep the custom args: the rest
+    must be matched by message id."""
+    bare = []
+    for event in events:
+        if event["event"] == "processed" or event["email"] == "dee@example.com":
+            bare.append(event)
+        else:
+            bare.append({k: v for k, v in event.items() if k not in ("campaign", "variant")})
+    return bare
+
+
+@pytest.mark.parametrize("order", ["right", "reversed"])
+async def test_bare_events_give_the_same_numbers_in_any_order(
+    client, sendgrid, database, order
+) -> None:
+    events = without_custom_args(BATCH)
+    if order == "reversed":
+        events.reverse()  # every open, click and bounce arrives before its processed event
+    for event in events:  # one delivery each: matching must work across requests
+        assert (await post(client, sendgrid, [event])).status_code == 200
+    assert await stats(client, sendgrid) == EXPECTED
+    # Each of the 14 canonical events stored once; group_resubscribe is the only kept event.
+    counts = await stored(database)
+    assert counts["responses"] == 14
+    async with database.read() as connection:
+        waiting = (
+            await connection.execute(
+                select(func.count())
+                .select_from(UnmatchedEvent)
+                .where(UnmatchedEvent.applied_at.is_(None))
+            )
+        ).scalar_one()
+    assert waiting == 1
+
+    # Replays, bare or not, in any order, are duplicates and change nothing.
+    replay = list(reversed(events)) + events + BATCH
+    response = await post(client, sendgrid, replay)
+    assert response.json() == {"accepted": 0, "duplicates": len(replay), "unmatched": 0}
+    assert await stats(client, sendgrid) == EXPECTED
+    assert await stored(database) == counts
+
+
+async def test_a_bare_open_before_its_processed_in_one_batch_or_two(client, sendgrid) -> None:
+    processed, open_ = (
+        BATCH[0],
+        {k: v for k, v in BATCH[2].items() if k not in ("campaign", "variant")},
+    )
+    # Before: kept, as nothing knows its message id yet.
+    assert (await post(client, sendgrid, [open_])).json() == {
+        "accepted": 0,
+        "duplicates": 0,
+        "unmatched": 1,
+    }
+    assert (await stats(client, sendgrid))["opened"] == 0
+    # The processed event records the message id and the kept open is applied with it.
+    assert (await post(client, sendgrid, [processed])).json()["accepted"] == 1
+    numbers = await stats(client, sendgrid)
+    assert (numbers["sent"], numbers["opened"], numbers["opens"]) == (1, 1, 1)
+    # Sent again, the open is a duplicate: still one open.
+    assert (await post(client, sendgrid, [open_])).json()["duplicates"] == 1
+    assert (await stats(client, sendgrid))["opens"] == 1
+
+
+@pytest.mark.parametrize("minutes", [-16, 16])
+async def test_a_signed_timestamp_more_than_15_minutes_off_is_refused(
+    client, sendgrid, database, minutes
+) -> None:
+    body = orjson.dumps(BATCH)
+    before = await stored(database)
+    stale = signed(body, str(int(time.time()) + minutes * 60))  # a valid signature, but old
+    response = await client.post(f"/webhooks/sendgrid/{sendgrid.name}", content=body, headers=stale)
+    assert response.status_code == 401, response.text
+    assert "15 minutes" in response.json()["error"]
+    assert await stored(database) == before
+    # Within the window it is accepted.
+    recent = signed(body, str(int(time.time()) - 14 * 60))
+    response = await client.post(
+        f"/webhooks/sendgrid/{sendgrid.name}", content=body, headers=recent
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_an_unknown_bounce_type_counts_soft_and_does_not_suppress(client, sendgrid) -> None:
+    # "bounce" and "blocked" are the documented types; a new one must not suppress for good.
+    events = [
+        sendgrid_event("processed", "bob@example.com", 0, 1),
+        sendgrid_event("bounce", "bob@example.com", 8, 2, type="expired", status="4.4.7",
+                       reason="Message expired after 72 hours", bounce_classification="Technical"),
+    ]  # fmt: skip
+    assert (await post(client, sendgrid, events)).json()["accepted"] == 2
+    numbers = await stats(client, sendgrid)
+    assert (numbers["bounced"], numbers["hardBounced"], numbers["softBounced"]) == (1, 0, 1)
+    assert (await recipients(client, sendgrid))["bob@example.com"]["bounce"]["type"] == "SOFT"
+    summer = await make_campaign(client, sendgrid, "summer")
+    body = await graphql(
+        client,
+        sendgrid,
+        ADD_RECIPIENTS,
+        {"input": {"campaignId": summer, "contacts": [{"email": "bob@example.com"}]}},
+    )
+    assert body["data"]["addRecipients"]["userErrors"] == []
+    assert (await recipients(client, sendgrid, "summer"))["bob@example.com"]["status"] == "QUEUED"
+
+
+@pytest.mark.parametrize("first_kind", ["processed", "bare open"])
+async def test_a_bare_open_racing_its_processed_event_counts(
+    client, sendgrid, database, first_kind
+) -> None:
+    # Two transactions at once, the first holding its writes uncommitted while the second runs:
+    # on PostgreSQL the message-id lock orders them, so neither misses the other's rows.
+    processed = normalize(BATCH[0], 0)
+    bare_open = normalize(
+        {k: v for k, v in BATCH[2].items() if k not in ("campaign", "variant")}, 0
+    )
+    first_events, second_events = (
+        ([processed], [bare_open]) if first_kind == "processed" else ([bare_open], [processed])
+    )
+    written = asyncio.Event()
+    now = datetime.now(UTC)
+
+    async def first() -> None:
+        async with database.write() as connection:
+            await ingest_provider_events(connection, sendgrid.id, first_events, now)
+            written.set()
+            await asyncio.sleep(0.3)
+
+    async def second() -> None:
+        await written.wait()
+        async with database.write() as connection:
+            await ingest_provider_events(connection, sendgrid.id, second_events, now)
+
+    await asyncio.gather(first(), second())
+    numbers = await stats(client, sendgrid)
+    assert (numbers["sent"], numbers["opened"], numbers["opens"]) == (1, 1, 1)
+
+
+async def test_a_bare_open_waits_for_a_campaign_created_later(client, sendgrid) -> None:
+    # processed names a campaign that does not exist yet, and the open has no custom args:
+    # both are kept; creating the campaign applies processed, whose message id the open needs.
+    processed = {**BATCH[0], "campaign": "autumn"}
+    bare_open = {k: v for k, v in BATCH[2].items() if k not in ("campaign", "variant")}
+    for event in (bare_open, processed):  # two deliveries: the open cannot match in its batch
+        response = await post(client, sendgrid, [event])
+        assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 1}
+    await make_campaign(client, sendgrid, "autumn")
+    numbers = await stats(client, sendgrid, "autumn")
+    assert (numbers["sent"], numbers["opened"], numbers["opens"]) == (1, 1, 1)
+    # Both are stored now: replays are duplicates.
+    response = await post(client, sendgrid, [bare_open, processed])
+    assert response.json() == {"accepted": 0, "duplicates": 2, "unmatched": 0}
+    assert (await stats(client, sendgrid, "autumn"))["opens"] == 1

@@ -372,3 +372,41 @@ async def test_ses_test_notification_is_kept_not_refused(
     response = await post(client, organization_with_ses, notification(hello))
     assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 1}
     assert await unmatched_kinds(database) == [("ses", "AmazonSnsSubscriptionSucceeded")]
+
+
+def untagged(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only Send events (and those of recipients never sent: dee, gus, hal) keep our tags; the
+    rest keep SES's own tags and must be matched by mail.messageId."""
+    sent = {event["mail"]["destination"][0] for event in events if event["eventType"] == "Send"}
+    bare = []
+    for event in events:
+        event = copy.deepcopy(event)
+        if event["eventType"] != "Send" and event["mail"]["destination"][0] in sent:
+            event["mail"]["tags"] = {
+                name: value
+                for name, value in event["mail"]["tags"].items()
+                if name.startswith("ses:")
+            }
+        bare.append(event)
+    return bare
+
+
+@pytest.mark.parametrize("order", ["right", "reversed"])
+async def test_untagged_events_give_the_same_numbers_in_any_order(
+    client, organization_with_ses, database, order
+) -> None:
+    events = untagged(EVENTS)
+    if order == "reversed":
+        events.reverse()  # every open, click, bounce and complaint before its Send
+    messages = [notification(event) for event in events]
+    for message in messages:
+        assert (await post(client, organization_with_ses, message)).status_code == 200
+    assert await stats(client, organization_with_ses) == EXPECTED
+    counts = await stored(database)
+    assert counts["responses"] == 18  # every canonical event once
+    # Replays (the same SNS messages, any order) are duplicates and change nothing.
+    for message in list(reversed(messages)) + messages:
+        response = await post(client, organization_with_ses, message)
+        assert response.json() == {"accepted": 0, "duplicates": 1, "unmatched": 0}
+    assert await stats(client, organization_with_ses) == EXPECTED
+    assert await stored(database) == counts

@@ -3,12 +3,13 @@
 from datetime import UTC, datetime
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.database import Database
 from app.enums import Role
-from app.ingest.apply import apply_events
+from app.ingest.apply import IngestResult, apply_events
 from app.ingest.events import EventError, decode_body, parse_events
 from app.pubsub import publish_campaigns_changed
 from app.routes.graphql import json_error, principal_of
@@ -61,8 +62,14 @@ def events_endpoint(database: Database, settings: Settings):  # type: ignore[no-
                 },
                 400,
             )
-        async with database.write() as connection:
-            result = await apply_events(connection, principal.organization_id, events)
+        organization_id = principal.organization_id
+
+        async def store(connection: AsyncConnection) -> IngestResult:
+            return await apply_events(connection, organization_id, events)
+
+        # A deadlock or serialization failure on PostgreSQL runs the batch again, not a 500;
+        # publishing happens once, after the commit.
+        result = await database.retrying_write(store)
         await publish_campaigns_changed(database, result.campaign_ids)
         return json_response(result.as_json())
 

@@ -4,6 +4,9 @@ Tokens are signed (app/ingest/providers/tracking.py). The pixel always answers t
 mail client never shows a broken image, but records an open only for a valid token. A click
 with a valid token records the click and redirects (302) to the URL registered for that link;
 any other token gets 404 and records nothing: there is no open redirect.
+
+Only GET records. HEAD (which Starlette answers on GET routes, and which link scanners and
+prefetchers send) gets the same answer and records nothing: no person reads a HEAD response.
 """
 
 import base64
@@ -13,12 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.database import Database
-from app.ingest.apply import apply_events
+from app.ingest.apply import IngestResult, apply_events
 from app.ingest.events import parse_event
 from app.ingest.geolocation import Geolocator, geolocator_for, with_place
 from app.ingest.providers.tracking import CLICK, OPEN, TrackingToken, read_token
@@ -81,8 +85,13 @@ async def _record(
     if kind == CLICK:
         raw["url"] = row.url
     event = parse_event(with_place(raw, geolocator), now, PROVIDER)
-    async with database.write() as connection:
-        result = await apply_events(connection, token.organization_id, [event], now=now)
+
+    async def store(connection: AsyncConnection) -> IngestResult:
+        return await apply_events(connection, token.organization_id, [event], now=now)
+
+    # The event (and its fresh id) is made once, outside the retried transaction: a retry after
+    # a deadlock applies the same event, never a second one.
+    result = await database.retrying_write(store)
     await publish_campaigns_changed(database, result.campaign_ids)
 
 
@@ -95,6 +104,8 @@ def tracking_routes(database: Database, settings: Settings) -> list[Route]:
     async def track_open(request: Request) -> Response:
         if not settings.tracking_secret:
             return unavailable()
+        if request.method != "GET":
+            return gif()
         token = read_token(settings.tracking_secret, OPEN, request.path_params["token"])
         if token is not None:
             row = await _recipient(database, token, None)
@@ -109,7 +120,8 @@ def tracking_routes(database: Database, settings: Settings) -> list[Route]:
         row = await _recipient(database, token, token.link_id) if token is not None else None
         if token is None or row is None or urlsplit(row.url).scheme not in ("http", "https"):
             return json_error(404, "unknown link")
-        await _record(database, token, row, CLICK, request, geolocator)
+        if request.method == "GET":
+            await _record(database, token, row, CLICK, request, geolocator)
         return RedirectResponse(row.url, status_code=302, headers=NO_STORE)
 
     return [

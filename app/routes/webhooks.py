@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from app.database import Database
 from app.ingest.aggregate_writer import dialect_insert
+from app.ingest.apply import IngestResult
 from app.ingest.geolocation import geolocator_for
 from app.ingest.providers import ADAPTERS, mailgun
 from app.ingest.providers.events import (
@@ -46,33 +47,45 @@ async def check_replay(
     now: datetime,
 ) -> None:
     """Accept a token once. The same token with the same event again is a retry (its events are
-    duplicates, a no-op); with another event it is a replay, refused."""
+    duplicates, a no-op); with another event it is a replay, refused.
+
+    The token is the unique key and the insert comes first: of two concurrent requests with one
+    token, the second waits for the first's insert (PostgreSQL) or its turn (SQLite), then finds
+    the token taken and compares the digests.
+    """
     await connection.execute(
         delete(SeenToken).where(
             SeenToken.provider == provider, SeenToken.seen_at < now - 2 * mailgun.MAX_AGE
         )
     )
-    prefix = f"{organization_id}:{token}:"
-    seen = (
-        (
-            await connection.execute(
-                select(SeenToken.token).where(
-                    SeenToken.provider == provider,
-                    SeenToken.token.startswith(prefix, autoescape=True),
-                )
+    statement = dialect_insert(connection, SeenToken.__table__)  # type: ignore[arg-type]
+    inserted = await connection.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=["provider", "organization_id", "token"]
+        ).returning(SeenToken.token),
+        [
+            {
+                "provider": provider,
+                "organization_id": organization_id,
+                "token": token,
+                "digest": body_digest,
+                "seen_at": now,
+            }
+        ],
+    )
+    if inserted.first() is not None:
+        return
+    seen_digest = (
+        await connection.execute(
+            select(SeenToken.digest).where(
+                SeenToken.provider == provider,
+                SeenToken.organization_id == organization_id,
+                SeenToken.token == token,
             )
         )
-        .scalars()
-        .all()
-    )
-    if seen and prefix + body_digest not in seen:
+    ).scalar()
+    if seen_digest != body_digest:
         raise SignatureError("this signature token was already used for another event: a replay")
-    if not seen:
-        statement = dialect_insert(connection, SeenToken.__table__)  # type: ignore[arg-type]
-        await connection.execute(
-            statement.on_conflict_do_nothing(),
-            [{"provider": provider, "token": prefix + body_digest, "seen_at": now}],
-        )
 
 
 def webhooks_endpoint(database: Database, settings: Settings, sns: SnsClient):  # type: ignore[no-untyped-def]
@@ -103,23 +116,27 @@ def webhooks_endpoint(database: Database, settings: Settings, sns: SnsClient):  
             )
         now = datetime.now(UTC)
         try:
+            # Verification (and an SNS certificate fetch or subscription confirmation) happens
+            # once, outside the transaction that may be retried.
             delivery = await receive(WebhookRequest(request.headers, body, now, sns), credentials)
-            if delivery.events or delivery.replay_token:
-                async with database.write() as connection:
-                    if delivery.replay_token:
-                        await check_replay(
-                            connection,
-                            provider,
-                            organization_id,
-                            delivery.replay_token,
-                            delivery.replay_digest or "",
-                            now,
-                        )
-                    result = await ingest_provider_events(
-                        connection, organization_id, delivery.events, now, geolocator
-                    )
-            else:
+            if not (delivery.events or delivery.replay_token):
                 return json_response({"message": delivery.message or "nothing to store"})
+
+            async def store(connection: AsyncConnection) -> IngestResult:
+                if delivery.replay_token:
+                    await check_replay(
+                        connection,
+                        provider,
+                        organization_id,
+                        delivery.replay_token,
+                        delivery.replay_digest or "",
+                        now,
+                    )
+                return await ingest_provider_events(
+                    connection, organization_id, delivery.events, now, geolocator
+                )
+
+            result = await database.retrying_write(store)
         except SignatureError as exc:
             log.info("refused %s webhook for organization %s: %s", provider, organization_id, exc)
             return json_error(401, str(exc))

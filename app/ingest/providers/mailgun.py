@@ -28,6 +28,7 @@ from app.ingest.providers.events import (
 )
 from app.ingest.providers.mapping import (
     MAILGUN_EVENTS,
+    MAILGUN_HUMAN_BOTS,
     MAILGUN_SEVERITIES,
     MAILGUN_SUPPRESSIONS,
     status_category,
@@ -127,8 +128,10 @@ def normalize(data: Any) -> ProviderEvent:
             country=place.get("country") if place.get("country") not in UNKNOWN else None,
             city=place.get("city") if place.get("city") not in UNKNOWN else None,
         )
-        # client-info.bot: "apple" (Mail Privacy Protection), "gmail", "generic"; empty: none.
-        if client.get("bot"):
+        # client-info.bot: "apple" (Mail Privacy Protection) and "generic" (a scanner) are
+        # machines; "gmail" (the image proxy, fetching as the person opens) is the person.
+        bot = client.get("bot")
+        if bot and str(bot).strip().lower() not in MAILGUN_HUMAN_BOTS:
             fields["machine" if type is T.OPENED else "bot"] = True
         if type is T.CLICKED:
             fields["url"] = data.get("url")

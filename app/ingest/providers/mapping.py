@@ -26,7 +26,7 @@ class Outcome:
     skip_reason: SkipReason | None = None
 
 
-# --- SendGrid: the "event" field; bounce "type" bounce = hard, blocked = soft ------------------
+# --- SendGrid: the "event" field; bounce "type" bounce = hard, blocked (or any other) = soft ---
 SENDGRID_EVENTS: dict[str, ResponseType] = {
     "processed": T.SENT,
     "delivered": T.DELIVERED,
@@ -70,6 +70,12 @@ MAILGUN_EVENTS: dict[str, ResponseType] = {
     "unsubscribed": T.UNSUBSCRIBED,
 }
 MAILGUN_SEVERITIES: dict[str, BounceType] = {"permanent": HARD, "temporary": SOFT}
+# client-info.bot values that are a person after all. Mailgun documents "apple" (Apple Mail
+# Privacy Protection prefetch), "gmail" (Gmail's image proxy) and "generic" (a scanner or
+# firewall), empty for none. Gmail's proxy fetches the image when the person opens the message
+# (it only hides their IP and agent), so that open is human, as most reporting counts it; any
+# other non-empty value is a machine open (or bot click).
+MAILGUN_HUMAN_BOTS = {"gmail"}
 # A permanent failure for an address Mailgun suppresses: it was never sent (DROPPED).
 MAILGUN_SUPPRESSIONS: dict[str, SkipReason] = {
     "suppress-bounce": SkipReason.PREVIOUSLY_BOUNCED,

@@ -2,10 +2,13 @@
 
 Signature: ECDSA P-256 with SHA-256 over the timestamp header followed by the raw body, checked
 with the organization's verification key ("Signed Event Webhook Requests" in SendGrid's settings).
+A signed timestamp more than MAX_AGE from now is refused, so a captured request cannot be
+replayed later (within the window, replays are no-ops by `sg_event_id`).
 Custom args (`campaign`, `contact`, `variant`) arrive as top-level keys of each event.
 """
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -36,6 +39,7 @@ from app.ingest.providers.mapping import (
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+MAX_AGE = timedelta(minutes=15)  # as Mailgun's: SendGrid signs when it posts, retries re-sign
 T = ResponseType
 
 
@@ -66,6 +70,16 @@ def verify(request: WebhookRequest, public_key: str) -> None:
         key.verify(raw_signature, timestamp.encode() + request.body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
         raise SignatureError("the SendGrid signature does not match the body") from None
+    # Checked after the signature, so only a genuine (but old or future) timestamp gets here.
+    try:
+        signed_at = from_unix(timestamp, TIMESTAMP_HEADER)
+    except PayloadError:
+        raise SignatureError(f"{TIMESTAMP_HEADER} is not a Unix timestamp") from None
+    if abs(request.now - signed_at) > MAX_AGE:
+        raise SignatureError(
+            f"{TIMESTAMP_HEADER} is more than {int(MAX_AGE.total_seconds() // 60)} minutes "
+            "from now: a stale or replayed request"
+        )
 
 
 def message_id_of(sg_message_id: Any) -> str | None:
@@ -94,7 +108,9 @@ def normalize(raw: Any, index: int) -> ProviderEvent:
     occurred_at = from_unix(raw["timestamp"], f"event {index}: timestamp")
     fields: dict[str, Any] = {}
     if type is T.BOUNCED:
-        bounce_type = SENDGRID_BOUNCE_TYPES.get(str(raw.get("type") or "bounce"), BounceType.HARD)
+        # A type SendGrid may add later counts soft: a hard bounce suppresses the contact for
+        # good, which an unknown kind of failure should not do.
+        bounce_type = SENDGRID_BOUNCE_TYPES.get(str(raw.get("type") or "bounce"), BounceType.SOFT)
         category = (
             status_category(raw.get("status"), raw.get("reason"))
             or SENDGRID_BOUNCE_CLASSES.get(str(raw.get("bounce_classification")))
