@@ -112,3 +112,27 @@ async def make_campaign(
     payload = body["data"]["upsertCampaign"]
     assert payload["userErrors"] == [], payload
     return str(payload["campaign"]["id"])
+
+
+ADD_RECIPIENTS = """
+mutation($input: AddRecipientsInput!) {
+  addRecipients(input: $input) { added skipped userErrors { field message code } }
+}
+"""
+
+
+async def add_recipients(
+    client: httpx.AsyncClient,
+    organization: Organization,
+    campaign_id: str,
+    contacts: list[dict[str, Any]],
+    variant_name: str | None = None,
+) -> dict[str, Any]:
+    """Add contacts (dicts of ContactInput fields) to a campaign, in a variant when named."""
+    input: dict[str, Any] = {"campaignId": campaign_id, "contacts": contacts}
+    if variant_name is not None:
+        input["variantName"] = variant_name
+    body = await graphql(client, organization, ADD_RECIPIENTS, {"input": input})
+    payload = body["data"]["addRecipients"]
+    assert payload["userErrors"] == [], payload
+    return dict(payload)
