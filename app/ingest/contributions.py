@@ -222,7 +222,11 @@ def contribution_change(
                 target[field] = target.get(field, 0) + sign * amount
     if any(entry.type in (_OPENED, _CLICKED) for entry in (*added, *removed)):
         old_opened, old_clicked, old_links = _engaged_values(old_context, old_history)
-        opened, clicked, links = _engaged_values(context, history)
+        if removed:
+            opened, clicked, links = _engaged_values(context, history)
+        else:  # only added: the new sets are the old ones and the added entries' values
+            opened, clicked, links = _engaged_values(context, added)
+            opened, clicked, links = opened | old_opened, clicked | old_clicked, links | old_links
         campaign_id, variant = context.campaign_id, context.variant_id or 0
         for values, old_values, field in (
             (opened, old_opened, "opened"),
