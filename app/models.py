@@ -319,6 +319,8 @@ LINK_COUNTERS = ("clicks", "clicked")
 
 class CampaignStats(Base):
     __tablename__ = "campaign_stats"
+    # A variant's statistics are read by variant id alone (A/B tests, a variant's links).
+    __table_args__ = (Index("ix_campaign_stats_variant", "variant_id"),)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0: no variant
     owner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0: no owner
@@ -356,6 +358,8 @@ class CampaignStats(Base):
 
 class TimelineBucket(Base):
     __tablename__ = "timeline_buckets"
+    # A timeline reads a time range of all variants' buckets, grouped by bucket.
+    __table_args__ = (Index("ix_timeline_buckets_range", "campaign_id", "bucket_start"),)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0: no variant
     bucket_start: Mapped[datetime] = mapped_column(primary_key=True)  # 15-minute UTC bucket

@@ -118,9 +118,13 @@ def _children(
     """
     table = model.__table__
     owner_column = counters_table.c[f"{model.__tablename__[:-1]}_id"]
+    joined = owner_column == table.c.id
+    if "campaign_id" in counters_table.c:
+        # The aggregate's key starts with the campaign: without it the join scans the table.
+        joined = joined & (counters_table.c.campaign_id == table.c.campaign_id)
     statement = (
         select(table, *_sum_columns(counters_table, counters, with_updated))
-        .select_from(table.outerjoin(counters_table, owner_column == table.c.id))
+        .select_from(table.outerjoin(counters_table, joined))
         .where(table.c.campaign_id.in_(KEYS))
         .group_by(table.c.id)  # the primary key: every other column follows from it
         .order_by(*order())
