@@ -296,6 +296,10 @@ def total(contributions: Iterable[Mapping[AggregateKey, Counters]]) -> Contribut
     result: Contribution = {}
     for part in contributions:
         for key, counters in part.items():
+            target = result.get(key)
+            if target is None:
+                result[key] = dict(counters)
+                continue
             for field, amount in counters.items():
-                _add(result, key, field, amount)
+                target[field] = target.get(field, 0) + amount
     return result
