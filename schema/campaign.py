@@ -118,8 +118,10 @@ class Campaign(Node):
     project_pk: strawberry.Private[int | None]
     sender_pk: strawberry.Private[int | None]
     cost_cents: strawberry.Private[int | None]
-    # Its statistics counters when they were read with it (a page of the campaign list).
+    # Read with its page of the campaign list: its statistics counters, variants and links.
     counters: strawberry.Private[dict[str, Any] | None] = None
+    known_variants: strawberry.Private[list["Variant"] | None] = None
+    known_links: strawberry.Private[list[Link] | None] = None
 
     @strawberry.field
     async def project(self, info: Info) -> Project | None:
@@ -138,12 +140,12 @@ class Campaign(Node):
         return resolve.campaign_funnel(info, self)  # type: ignore[return-value]
 
     @strawberry.field
-    async def variants(self, info: Info) -> list[Variant]:
-        return await resolve.campaign_variants(info, self.pk)
+    def variants(self, info: Info) -> list[Variant]:
+        return resolve.variants_of(info, self)  # type: ignore[return-value]
 
     @strawberry.field
-    async def links(self, info: Info) -> list[Link]:
-        return await resolve.campaign_links(info, self.pk)
+    def links(self, info: Info) -> list[Link]:
+        return resolve.links_of(info, self)  # type: ignore[return-value]
 
     @strawberry.field(
         description="events per local quarter hour, hour or day; default zone: the organization's"
