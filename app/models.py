@@ -151,10 +151,16 @@ class Recipient(Base):
         UniqueConstraint("campaign_id", "contact_id"),
         Index("ix_recipients_contact_id", "contact_id"),
         Index("ix_recipients_campaign_status", "campaign_id", "status"),
+        # The recipient table's name and email orders, paged from the index at any size.
+        Index("ix_recipients_campaign_sort_name", "campaign_id", "sort_name", "id"),
+        Index("ix_recipients_campaign_sort_email", "campaign_id", "sort_email", "id"),
     )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    # The contact's sort keys, copied (app/ingest/recipient_sort.py): lower(name or email), email.
+    sort_name: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    sort_email: Mapped[str] = mapped_column(String(320), default="", server_default="")
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("variants.id"))
     # The contact's owner when it became a recipient: owner sections report as it was.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

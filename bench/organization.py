@@ -55,7 +55,7 @@ RECIPIENT_STATE_COLUMNS = (
 )  # fmt: skip
 RECIPIENT_COLUMNS = (
     "id", "campaign_id", "contact_id", "variant_id", "owner_id", "created_at", "updated_at",
-    *RECIPIENT_STATE_COLUMNS,
+    "sort_name", "sort_email", *RECIPIENT_STATE_COLUMNS,
 )  # fmt: skip
 CONTACT_COLUMNS = (
     "id", "organization_id", "external_id", "email", "name", "owner_id", "created_at",
@@ -486,6 +486,8 @@ async def generate(
                         owner_id,
                         now,
                         now,
+                        f"person {n}",  # the contact's lower(name or email), as ingest copies it
+                        email,
                         *(state[column] for column in RECIPIENT_STATE_COLUMNS),
                     )  # fmt: skip
                 )

@@ -16,6 +16,7 @@ from app.enums import ResponseType, Role
 from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import apply_events, apply_unmatched, ensure_recipients
 from app.ingest.events import CanonicalEvent, EventError, parse_cents, parse_email
+from app.ingest.recipient_sort import refresh_sort_keys
 from app.models import Campaign, Contact, Project, User, Variant
 from app.models import Link as LinkModel
 from app.pubsub import publish_campaigns_changed
@@ -323,6 +324,10 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                 )
             )
         ).all()
+        # A renamed contact's recipients (in every campaign) sort by the new name.
+        await refresh_sort_keys(
+            connection, contact_ids=[row.id for row in found if contacts[row.email]["name"]]
+        )
         wanted = {(campaign.pk, row.id): (variant_id, row.owner_id) for row in found}
         recipient_ids, new_ids = await ensure_recipients(connection, wanted, datetime.now(UTC))
         now = datetime.now(UTC)

@@ -108,9 +108,9 @@ def recipient_sort_value(field: str) -> ColumnElement[Any]:
     response happened; a recipient without responses sorts as older than any (last when
     newest first)."""
     if field == "NAME":
-        return func.lower(func.coalesce(contacts.c.name, contacts.c.email))
+        return recipients.c.sort_name  # lower(name or email), copied from the contact
     if field == "EMAIL":
-        return contacts.c.email
+        return recipients.c.sort_email
     if field == "STATUS":
         return case(STATUS_RANK, value=recipients.c.status, else_=len(STATUS_RANK))
     if field == "DATE":
@@ -137,8 +137,8 @@ def _shape(query: tuple[RecipientCriteria, str, bool]) -> batched_pages.PageShap
     criteria, field, descending = query
     value = recipient_sort_value(field)
     statement = select(recipients, value.label("sort_value"))
-    if field in ("NAME", "EMAIL") or criteria.search:
-        # Only these read the contact; a large campaign's count then skips the join.
+    if criteria.search:
+        # Only a search reads the contact; a large campaign's page and count skip the join.
         statement = statement.join(contacts, contacts.c.id == recipients.c.contact_id)
     statement = statement.where(*recipient_filter_conditions(criteria))
     return batched_pages.PageShape(

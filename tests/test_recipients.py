@@ -254,6 +254,32 @@ async def test_orders_worked_out_by_hand(client, organization):
     ]
 
 
+async def test_a_renamed_contact_moves_in_name_order_in_every_campaign(client, organization):
+    """Recipients keep a copy of their contact's name to page from an index; renaming the
+    contact (addRecipients with a new name) must move it in every campaign's name order."""
+    first = await make_campaign(client, organization, "rename-one")
+    second = await make_campaign(client, organization, "rename-two")
+    people = [
+        {"email": "zoe@example.com", "name": "Zoe"},
+        {"email": "max@example.com", "name": "Max"},
+    ]
+    for campaign_id in (first, second):
+        await add_recipients(client, organization, campaign_id, people)
+
+    async def names(campaign_id: str) -> list[str]:
+        order = {"field": "NAME", "direction": "ASC"}
+        page = await recipients_page(client, organization, campaign_id, orderBy=order)
+        return [edge["node"]["contact"]["name"] for edge in page["edges"]]
+
+    assert await names(first) == ["Max", "Zoe"]
+    # Zoe becomes "Abby" through the second campaign: the first one's order follows too.
+    await add_recipients(
+        client, organization, second, [{"email": "zoe@example.com", "name": "Abby"}]
+    )
+    assert await names(first) == ["Abby", "Max"]
+    assert await names(second) == ["Abby", "Max"]
+
+
 # --- Paging through 1,234 recipients ----------------------------------------------------------
 
 COUNT = 1234

@@ -30,6 +30,7 @@ from app.ingest.contributions import (
 from app.ingest.enrich import enrich
 from app.ingest.events import CanonicalEvent
 from app.ingest.history import HistoryEntry
+from app.ingest.recipient_sort import refresh_sort_keys
 from app.ingest.recipient_state import RecipientState, recipient_state
 from app.models import Campaign, Contact, Link, Recipient, Response, UnmatchedEvent, Variant
 
@@ -422,6 +423,7 @@ async def ensure_recipients(
         ],
     )
     new_ids = set(created.scalars())
+    await refresh_sort_keys(connection, recipient_ids=new_ids)
     found: dict[tuple[int, int], int] = {}
     for chunk in in_chunks(sorted(pairs)):
         result = await connection.execute(
