@@ -90,6 +90,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--reuse", metavar="FILE", help="measure the data kept with --keep FILE (no generation)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a line to add to the run's description (repeatable)",
+    )
     return parser.parse_args(argv)  # fmt: skip
 
 
@@ -138,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+    if arguments.postgres:
+        header.append(
+            "PostgreSQL: a throwaway server on 127.0.0.1 with fsync, synchronous_commit and "
+            "full_page_writes off; the app and the floors share it"
+        )
+    header += arguments.note
     print()
     print(f"## {table.title}")
     for line in header:
