@@ -20,7 +20,7 @@ from bench.raw import RawDatabase
 
 
 def create_app() -> Starlette:
-    raw = RawDatabase(os.environ["BENCH_DATABASE_URL"])
+    raw = RawDatabase(os.environ["BENCH_DATABASE_URL"], pool_size=16)  # one per client
     query = Dashboard(
         campaign_id=int(os.environ["BENCH_CAMPAIGN"]),
         organization_id=int(os.environ["BENCH_ORGANIZATION"]),

@@ -31,12 +31,18 @@ def as_parameter(value: Any, sqlite: bool) -> Any:
 
 
 class RawDatabase:
-    """One plain connection; `fetch` returns a list of tuples."""
+    """One plain connection; `fetch` returns a list of tuples.
 
-    def __init__(self, database_url: str) -> None:
+    With `pool_size` on PostgreSQL, `fetch` takes a connection of a pool instead, so that
+    concurrent requests (the HTTP floor) never share one asyncpg connection.
+    """
+
+    def __init__(self, database_url: str, pool_size: int | None = None) -> None:
         self.url = database_url
         self.sqlite = database_url.startswith("sqlite")
         self.connection: Any = None
+        self.pool: Any = None
+        self.pool_size = pool_size
         self._statements: dict[str, str] = {}
 
     async def connect(self) -> "RawDatabase":
@@ -50,9 +56,12 @@ class RawDatabase:
         else:
             import asyncpg
 
-            self.connection = await asyncpg.connect(
-                self.url.replace("postgresql+asyncpg://", "postgresql://")
-            )
+            dsn = self.url.replace("postgresql+asyncpg://", "postgresql://")
+            self.connection = await asyncpg.connect(dsn)
+            if self.pool_size:
+                self.pool = await asyncpg.create_pool(
+                    dsn, min_size=self.pool_size, max_size=self.pool_size
+                )
         return self
 
     def sql(self, sql: str) -> str:
@@ -67,6 +76,9 @@ class RawDatabase:
         if self.sqlite:
             values = [as_parameter(value, True) for value in parameters]
             return self.connection.execute(sql, values).fetchall()
+        if self.pool is not None:
+            async with self.pool.acquire() as connection:
+                return [tuple(row) for row in await connection.fetch(self.sql(sql), *parameters)]
         return [tuple(row) for row in await self.connection.fetch(self.sql(sql), *parameters)]
 
     async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -90,6 +102,9 @@ class RawDatabase:
             await self.connection.execute("COMMIT")
 
     async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
         if self.connection is not None:
             result = self.connection.close()
             if not self.sqlite:
