@@ -318,12 +318,13 @@ RECIPIENTS_QUERY = """query Recipients($id: ID!) {
 async def recipients_data(
     raw: RawDatabase, campaign_id: int, organization_id: int
 ) -> dict[str, Any]:
-    """The first 500 recipients by name (the table's default order) with their contacts."""
+    """The first 500 recipients by name (the table's default order) with their contacts, read
+    in the recipients' copied name order (recipients.sort_name), as the app reads them."""
     found = await raw.fetch(
         "SELECT r.id, r.status, r.opens, r.clicks, r.sent_at, r.first_opened_at, c.id, c.email, "
         "c.name FROM recipients r JOIN contacts c ON c.id = r.contact_id "
         "WHERE r.campaign_id = ? AND c.organization_id = ? "
-        "ORDER BY lower(coalesce(c.name, c.email)), r.id LIMIT 501",
+        "ORDER BY r.sort_name, r.id LIMIT 501",
         campaign_id,
         organization_id,
     )
