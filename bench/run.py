@@ -304,7 +304,10 @@ async def run(options: Options) -> tuple[Table, list[str]]:
     database = Database.from_url(options.database_url)
     backend = "SQLite" if database.sqlite else "PostgreSQL"
     try:
-        say(options, f"generating {options.recipients:,} recipients on {backend}")
+        if options.reuse:
+            say(options, f"reusing the organization described in {options.reuse} on {backend}")
+        else:
+            say(options, f"generating {options.recipients:,} recipients on {backend}")
 
         def progress(campaign: int, done: int, total: int) -> None:
             if total >= 100_000 and done % 100_000 < 20_000:
