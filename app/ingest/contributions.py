@@ -151,6 +151,18 @@ def _entry_key(entry: HistoryEntry) -> tuple[object, ...]:
     )
 
 
+def _engagement_values(entry: HistoryEntry, domain: tuple[str, str]) -> list[tuple[str, str]]:
+    """The (dimension, value) pairs an open or click counts in: the email domain and each
+    dimension the event carries."""
+    values = [domain]
+    values += [
+        (dimension, value)
+        for dimension, attribute in _ENTRY_DIMENSIONS
+        if (value := getattr(entry, attribute))
+    ]
+    return values
+
+
 def _engaged_values(
     context: RecipientContext, entries: Iterable[HistoryEntry]
 ) -> tuple[set[tuple[str, str]], set[tuple[str, str]], set[int]]:
@@ -163,12 +175,7 @@ def _engaged_values(
         kind = entry.type
         if kind is not _OPENED and kind is not _CLICKED:
             continue
-        values = [domain]
-        values += [
-            (dimension, value)
-            for dimension, attribute in _ENTRY_DIMENSIONS
-            if (value := getattr(entry, attribute))
-        ]
+        values = _engagement_values(entry, domain)
         opened.update(values)
         if kind is _CLICKED:
             clicked.update(values)
@@ -259,12 +266,7 @@ def _per_event_parts(context: RecipientContext, entries: Iterable[HistoryEntry])
             _add(result, (TIMELINE, bucket), timeline_field)
         if kind is not _OPENED and kind is not _CLICKED:
             continue
-        values = [domain]
-        values += [
-            (dimension, value)
-            for dimension, attribute in _ENTRY_DIMENSIONS
-            if (value := getattr(entry, attribute))
-        ]
+        values = _engagement_values(entry, domain)
         events_field = "opens" if kind is _OPENED else "clicks"
         for dimension, value in values:
             _add(result, (ENGAGEMENT, (campaign_id, dimension, value)), events_field)
