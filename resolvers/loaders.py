@@ -46,8 +46,8 @@ async def _fetch_in(
 
 # Statements built once, with the keys as an expanding parameter: building a select() per batch
 # and hashing its cache key cost about as much as running it (half of a statement's time).
-KEYS = bindparam("keys", expanding=True)
-ORGANIZATION = bindparam("organization_id")
+KEYS: Any = bindparam("keys", expanding=True)
+ORGANIZATION: Any = bindparam("organization_id")
 
 
 async def _fetch_keys(

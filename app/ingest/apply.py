@@ -103,10 +103,20 @@ def history_entry(row: Any) -> HistoryEntry:
         row[0],
         TYPE_OF_VALUE[row[2]],
         row[3],
-        *row[4:10],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
         bool(row[10]),
         bool(row[11]),
-        *row[12:18],
+        row[12],
+        row[13],
+        row[14],
+        row[15],
+        row[16],
+        row[17],
     )
 
 

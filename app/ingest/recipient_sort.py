@@ -7,6 +7,7 @@ contact: they are set when a recipient is made and again when a contact's name c
 """
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +21,7 @@ def contact_sort_name() -> ColumnElement[str]:
     return func.lower(func.coalesce(Contact.name, Contact.email))
 
 
-def _of_recipients_contact(value: ColumnElement[str]) -> ColumnElement[str]:
+def _of_recipients_contact(value: Any) -> ColumnElement[str]:
     return select(value).where(Contact.id == Recipient.contact_id).scalar_subquery()
 
 
