@@ -82,6 +82,14 @@ async def authenticate(connection: AsyncConnection, key: str) -> Principal | Non
     return Principal(row.organization_id, Role(row.role), row.id, row.prefix, row.timezone)
 
 
+async def key_is_active(connection: AsyncConnection, key_id: int) -> bool:
+    """Whether the key still exists unrevoked (a long-lived websocket checks it again)."""
+    found = await connection.execute(
+        select(ApiKey.id).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+    )
+    return found.first() is not None
+
+
 async def revoke_key(connection: AsyncConnection, key_id: int) -> bool:
     result = await connection.execute(
         update(ApiKey)

@@ -16,6 +16,7 @@ from graphql import GraphQLError
 from sqlalchemy import Select, bindparam, func, select
 
 from app import pubsub
+from app.auth import key_is_active
 from app.database import Database
 from app.metrics import metrics
 from app.models import STATS_COUNTERS, Campaign, CampaignStats
@@ -25,6 +26,9 @@ from schema.stats import Stats
 
 # At most one message a second per subscriber; numbers that arrive meanwhile are merged into it.
 MIN_INTERVAL_SECONDS = 1.0
+# A subscription outlives the request that proved its key: before a message, the key is checked
+# again when the last check is older than this, so a revoked key stops receiving numbers.
+KEY_CHECK_SECONDS = 30.0
 
 _stats_table = CampaignStats.__table__
 CAMPAIGN_COUNTERS: Select[Any] = (
@@ -164,6 +168,7 @@ async def campaign_stats(
         # that read has woken the feed, so its numbers follow within a second.
         seen, last = feed.version - 1 if feed.version else 0, None
         sent_at = float("-inf")
+        key_checked_at = time.monotonic()  # connection_init has just checked it
         while True:
             seen, counters = await feed.next(seen)
             wait = sent_at + MIN_INTERVAL_SECONDS - time.monotonic()
@@ -176,6 +181,12 @@ async def campaign_stats(
                 raise _not_found(campaign_id)
             numbers = _stats(counters, human_only)
             if numbers != last:
+                if time.monotonic() - key_checked_at >= KEY_CHECK_SECONDS:
+                    async with database.read() as connection:
+                        if not await key_is_active(connection, context.principal.key_id):
+                            # Ending the stream completes the subscription for the client.
+                            return
+                    key_checked_at = time.monotonic()
                 last = numbers
                 sent_at = time.monotonic()
                 yield Stats(**numbers)

@@ -464,3 +464,33 @@ async def test_a_subscriber_on_one_instance_hears_events_posted_to_another(
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+async def test_a_revoked_key_stops_receiving_numbers(
+    app, client, organization, database, monkeypatch
+):
+    """A subscription outlives the check at connection_init: after its key is revoked, the next
+    change completes the subscription instead of sending numbers."""
+    from app import auth
+    from app.models import ApiKey
+    from resolvers import live_stats
+
+    monkeypatch.setattr(live_stats, "KEY_CHECK_SECONDS", 0.0)
+    campaign_id = await make_campaign(client, organization, "revoked")
+    viewer_key = organization.keys[Role.VIEWER]
+    async with serving(app, database) as url:
+        async with subscribed(url, viewer_key, campaign_id) as socket:
+            assert (await next_stats(socket))["recipients"] == 0
+            async with database.write() as connection:
+                await connection.execute(
+                    update(ApiKey)
+                    .where(ApiKey.key_hash == auth.hash_key(viewer_key))
+                    .values(revoked_at=auth.datetime.now(auth.UTC))
+                )
+            await post_events(
+                client,
+                organization,
+                [event("SENT", "ann@example.com", id="r1", campaign="revoked")],
+            )
+            # No numbers after the revocation: the subscription completes.
+            assert await receive(socket) == {"id": "1", "type": "complete"}
