@@ -22,7 +22,7 @@ from app.database import Database
 from app.enums import ResponseType as T
 from app.enums import Role
 from app.ingest.aggregate_writer import AGGREGATE_TABLES
-from app.ingest.apply import state_columns
+from app.ingest.apply import state_columns, suppression_reason
 from app.ingest.contributions import Contribution, RecipientContext, contribution
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import recipient_state
@@ -66,7 +66,6 @@ DATETIME_COLUMNS = {
     "first_opened_at", "last_opened_at", "first_clicked_at", "unsubscribed_at",
     "latest_response_at", "suppressed_at", "bucket_start",
 }  # fmt: skip
-SUPPRESSING = {T.COMPLAINED: "COMPLAINED", T.UNSUBSCRIBED: "UNSUBSCRIBED"}
 
 
 @dataclass
@@ -471,11 +470,9 @@ async def generate(
                             entry.bot,
                         )  # fmt: skip
                     )
-                    reason = SUPPRESSING.get(kind)
-                    if kind is T.BOUNCED and entry.bounce_type == "HARD":
-                        reason = "PREVIOUSLY_BOUNCED"
+                    reason = suppression_reason(kind, entry.bounce_type)
                     if reason:
-                        suppressed.setdefault(contact_id, reason)
+                        suppressed.setdefault(contact_id, reason.value)
                 state = state_columns(recipient_state(history))
                 recipient_rows.append(
                     (

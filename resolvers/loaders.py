@@ -22,7 +22,6 @@ from app.models import (
     Link,
     LinkClickerStats,
     LinkStats,
-    Organization,
     Project,
     Recipient,
     Response,
@@ -83,13 +82,10 @@ campaign_by_id = _by_id(Campaign, Campaign.organization_id == ORGANIZATION)
 user_by_id = _by_id(User, User.organization_id == ORGANIZATION)
 project_by_id = _by_id(Project, Project.organization_id == ORGANIZATION)
 contact_by_id = _by_id(Contact, Contact.organization_id == ORGANIZATION)
-variant_by_id = _by_id(
-    Variant,
-    Variant.campaign_id.in_(select(Campaign.id).where(Campaign.organization_id == ORGANIZATION)),
-)
-link_by_id = _by_id(
-    Link, Link.campaign_id.in_(select(Campaign.id).where(Campaign.organization_id == ORGANIZATION))
-)
+# Rows reached through their campaign: the caller's organization's campaigns.
+OWN_CAMPAIGNS = select(Campaign.id).where(Campaign.organization_id == ORGANIZATION)
+variant_by_id = _by_id(Variant, Variant.campaign_id.in_(OWN_CAMPAIGNS))
+link_by_id = _by_id(Link, Link.campaign_id.in_(OWN_CAMPAIGNS))
 
 
 Counters = dict[str, Any]
@@ -106,6 +102,7 @@ def _children(
     model: Any,
     order: Callable[[], Sequence[Any]],
     counters_table: Any,
+    joined: ColumnElement[bool],
     counters: Sequence[str],
     with_updated: bool,
     primes: str,
@@ -114,14 +111,10 @@ def _children(
     scoped campaign, each with its counters summed in the same statement.
 
     The counters prime the request's `primes` loader (the child's own counters), so a dashboard
-    asking for the children's stats spends no statement on them.
+    asking for the children's stats spends no statement on them. `joined` matches a child with
+    its aggregate rows.
     """
     table = model.__table__
-    owner_column = counters_table.c[f"{model.__tablename__[:-1]}_id"]
-    joined = owner_column == table.c.id
-    if "campaign_id" in counters_table.c:
-        # The aggregate's key starts with the campaign: without it the join scans the table.
-        joined = joined & (counters_table.c.campaign_id == table.c.campaign_id)
     statement = (
         select(table, *_sum_columns(counters_table, counters, with_updated))
         .select_from(table.outerjoin(counters_table, joined))
@@ -180,6 +173,8 @@ variants_by_campaign = _children(
     Variant,
     lambda: (Variant.is_control.desc(), Variant.name, Variant.id),
     stats_table,
+    # The aggregate's key starts with the campaign: without it the join scans the table.
+    (stats_table.c.campaign_id == Variant.campaign_id) & (stats_table.c.variant_id == Variant.id),
     STATS_COUNTERS,
     True,
     primes="variant_counters",
@@ -188,6 +183,7 @@ links_by_campaign = _children(
     Link,
     lambda: (Link.position.is_(None), Link.position, Link.id),
     link_table,
+    link_table.c.link_id == Link.id,
     ("clicks", "clicked"),
     False,
     primes="link_counters",
@@ -244,24 +240,13 @@ def link_variant_counters(context: Context) -> DataLoader:
     return DataLoader(batch)
 
 
-def _recipient_scope(context: Context) -> ColumnElement[bool]:
-    return Recipient.campaign_id.in_(
-        select(Campaign.id).where(Campaign.organization_id == context.organization_id)
-    )
-
-
-recipient_by_id = _by_id(
-    Recipient,
-    Recipient.campaign_id.in_(select(Campaign.id).where(Campaign.organization_id == ORGANIZATION)),
-)
+recipient_by_id = _by_id(Recipient, Recipient.campaign_id.in_(OWN_CAMPAIGNS))
 response_by_id = _by_id(
     Response, (Response.organization_id == ORGANIZATION) & Response.deleted_at.is_(None)
 )
 
 
 # --- Read-side metrics: timeline, engagement, owner sections -----------------------------
-
-organization_by_id = _by_id(Organization, Organization.id == ORGANIZATION)
 
 
 def timeline_rows(context: Context) -> DataLoader:

@@ -43,6 +43,14 @@ SUPPRESSING = {
 }
 
 
+def suppression_reason(kind: ResponseType, bounce_type: str | None) -> SkipReason | None:
+    """The reason a response keeps its contact out of later campaigns, if it does: a complaint,
+    an unsubscribe, a hard bounce."""
+    if kind is T.BOUNCED and bounce_type == BounceType.HARD.value:
+        return SkipReason.PREVIOUSLY_BOUNCED
+    return SUPPRESSING.get(kind)
+
+
 @dataclass
 class IngestResult:
     accepted: int = 0
@@ -635,9 +643,7 @@ async def suppress_contacts(
     """A hard bounce, complaint or unsubscribe keeps the contact out of later campaigns."""
     reasons: dict[int, str] = {}
     for event in events:
-        reason = SUPPRESSING.get(event.type)
-        if event.type is T.BOUNCED and event.bounce_type == BounceType.HARD.value:
-            reason = SkipReason.PREVIOUSLY_BOUNCED
+        reason = suppression_reason(event.type, event.bounce_type)
         contact = contact_for(contacts, event)
         if reason is not None and contact is not None:
             reasons.setdefault(contact.id, reason.value)

@@ -189,7 +189,6 @@ def contribution_change(
     old_history: list[HistoryEntry],
     context: RecipientContext,
     history: list[HistoryEntry],
-    old_state: RecipientState | None = None,
     state: RecipientState | None = None,
 ) -> Contribution:
     """`difference(contribution(context, history), contribution(old_context, old_history))`,
@@ -202,8 +201,8 @@ def contribution_change(
     """
     if context != old_context:
         return difference(contribution(context, history), contribution(old_context, old_history))
-    old_state = old_state or recipient_state(old_history)
-    state = state or recipient_state(history)
+    old_state = recipient_state(old_history)
+    state = state or recipient_state(history)  # the caller may have folded it already
     result: Contribution = {}
     stats_key = (STATS, (context.campaign_id, context.variant_id or 0, context.owner_id or 0))
     old_stats, new_stats = stats_counters(old_state), stats_counters(state)

@@ -21,6 +21,7 @@ from app.ingest.apply import (
     load_histories,
     lock_recipients,
     refold_recipients,
+    suppression_reason,
 )
 from app.ingest.events import CanonicalEvent
 from app.models import Campaign, Contact, Link, Recipient, Response, Variant
@@ -342,14 +343,6 @@ async def delete_responses(
     )
     await refresh_suppression(connection, organization_id, context.contact_id)
     return Deleted(recipient_id, result.rowcount, campaign[0])
-
-
-def suppression_reason(kind: ResponseType, bounce_type: str | None) -> SkipReason | None:
-    """The reason a response suppresses its contact, if it does: the rule of `suppress_contacts`
-    in app/ingest/apply.py (a complaint, an unsubscribe, a hard bounce)."""
-    if kind is T.BOUNCED and bounce_type == BounceType.HARD.value:
-        return SkipReason.PREVIOUSLY_BOUNCED
-    return SUPPRESSING.get(kind)
 
 
 async def refresh_suppression(
