@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint lock bench
+.PHONY: install clients run test lint lock bench
 
 install: $(VENV)/.installed
 
@@ -19,8 +19,16 @@ run: install
 	$(BIN)/campaign-graph demo
 	$(BIN)/campaign-graph serve
 
-test: install
+test: install clients
 	$(BIN)/python -m pytest
+
+# The real clients the suite drives (graphql-http audit, graphql-ws, playwright-core for
+# Chromium), from the npm registry; without npm those tests are skipped.
+clients: tests/clients/node_modules/.package-lock.json
+
+tests/clients/node_modules/.package-lock.json: tests/clients/package.json tests/clients/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd tests/clients && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: tests with real clients are skipped"; fi
 
 lint: install
 	$(BIN)/ruff format --check .
