@@ -14,10 +14,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
+# `make run PORT=8080 HOST=0.0.0.0` serves elsewhere than http://127.0.0.1:8000.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: install
 	$(BIN)/campaign-graph migrate
 	$(BIN)/campaign-graph demo
-	$(BIN)/campaign-graph serve
+	$(BIN)/campaign-graph serve --host $(HOST) --port $(PORT)
 
 test: install clients
 	$(BIN)/python -m pytest
