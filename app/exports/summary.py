@@ -243,17 +243,29 @@ async def load_summary(database: Database, campaign_pk: int) -> Summary:
 
 # --- Writing -------------------------------------------------------------------------------
 
-_BAD_SHEET_CHARACTERS = re.compile(r"[\[\]:*?/\\]")
+# Excel's rules for a worksheet name: at most 31 characters, none of []:*?/\, no apostrophe
+# first or last, not "History" (reserved), unique regardless of case. Control characters and
+# line breaks are replaced too: Excel shows them as garbage in the tab.
+SHEET_NAME_LENGTH = 31
+_BAD_SHEET_CHARACTERS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+_RESERVED_SHEET_NAMES = {"history"}
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` cut to `width` characters, without apostrophes or spaces at either end (cutting
+    can leave an apostrophe last, which Excel refuses)."""
+    return text[:width].strip(" '")
 
 
 def sheet_name(title: str, taken: set[str]) -> str:
-    """A valid, unique worksheet name (at most 31 characters, none of []:*?/\\)."""
-    base = _BAD_SHEET_CHARACTERS.sub("_", title).strip("'").strip() or "Sheet"
-    name = base[:31]
+    """A valid worksheet name for `title`, unique among `taken` (lower-cased names; the new name
+    is added): a name already taken gets a number, " (2)", " (3)"..., within the 31 characters."""
+    base = _fit(_BAD_SHEET_CHARACTERS.sub("_", title).strip(" '"), SHEET_NAME_LENGTH) or "Sheet"
+    name = base
     number = 2
-    while name.lower() in taken:
+    while name.lower() in taken or name.lower() in _RESERVED_SHEET_NAMES:
         suffix = f" ({number})"
-        name = base[: 31 - len(suffix)] + suffix
+        name = (_fit(base, SHEET_NAME_LENGTH - len(suffix)) or "Sheet") + suffix
         number += 1
     taken.add(name.lower())
     return name
