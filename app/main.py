@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from app.database import Database
 from app.ingest.providers.ses import SnsClient
 from app.pubsub import stop_broker
 from app.routes.events import events_endpoint
 from app.routes.exports import export_routes
+from app.routes.graphiql import STATIC_FOLDER, StaticAssets
 from app.routes.graphql import GraphQLApp, RequireKey
 from app.routes.tracking import tracking_routes
 from app.routes.webhooks import webhooks_endpoint
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            # GraphiQL's files (the page at GET /graphql loads nothing from elsewhere).
+            Mount("/static", StaticAssets(directory=STATIC_FOLDER), name="static"),
             Route("/events", events_endpoint(database, settings), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             *export_routes(database),

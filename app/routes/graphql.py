@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -13,6 +14,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import authenticate, bearer_token
 from app.database import Database
+from app.routes.graphiql import ide_page
 from resolvers.context import Context
 from schema.root import schema
 
@@ -63,7 +65,17 @@ class GraphQLApp(GraphQL):
         if request.scope["type"] == "websocket":
             # No principal until connection_init proves a key (on_ws_connect).
             return ConnectionContext(self.database, None, request)  # type: ignore[arg-type]
-        return Context(self.database, request.scope["principal"], request)
+        principal = request.scope.get("principal")
+        if principal is None:
+            # Only the IDE page passes RequireKey without a key: strawberry asks for a context
+            # before it decides to render the page, which needs none. Anything else is refused.
+            if not self.should_render_graphql_ide(self.request_adapter_class(request)):
+                raise HTTPException(401, "a valid API key is required: Authorization: Bearer <key>")
+        return Context(self.database, principal, request)
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        """Our GraphiQL page: every asset from this app, under a strict CSP (app/routes/graphiql.py)."""
+        return ide_page()
 
     async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
         """Accept the websocket only with a valid key; refusal closes it with 4403."""

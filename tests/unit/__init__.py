@@ -1,0 +1,1 @@
+"""Tests of pure logic: no database, no server."""
