@@ -18,7 +18,7 @@ from app.auth import create_key, revoke_key
 from app.database import Database
 from app.enums import ResponseSource, Role
 from app.ingest.apply import IngestResult, apply_events
-from app.ingest.events import EventError, decode_body, parse_events
+from app.ingest.events import EventError, bad_event_count, decode_body, parse_events
 from app.models import ApiKey, Campaign, Organization
 from app.pubsub import publish_campaigns_changed
 from app.settings import Settings
@@ -171,7 +171,7 @@ async def ingest_file(database: Database, org_name: str, path: Path, provider: s
     events, problems = parse_events(raw, datetime.now(UTC))
     if problems:
         lines = "\n".join(f"  event {p.index}: {p.reason}" for p in problems[:50])
-        raise CommandError(f"{len(problems)} bad event(s), nothing applied:\n{lines}")
+        raise CommandError(f"{bad_event_count(problems)} bad event(s), nothing applied:\n{lines}")
     total = IngestResult()
     with Progress(console=err_console) as progress:
         task = progress.add_task(f"ingesting {path.name}", total=len(events))

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from graphql import GraphQLError
 
+from app import instants
 from schema.node import parse_global_id
 
 
@@ -28,7 +29,8 @@ def argument_pk(value: str | None, type_name: str, argument: str) -> int | None:
 
 
 def aware(value: datetime | None, argument: str) -> datetime | None:
-    """A datetime argument, which needs an offset to name one instant."""
-    if value is not None and value.tzinfo is None:
-        raise BadArgument(f"{argument} needs an offset, e.g. 2026-11-20T09:00:00Z")
-    return value
+    """A datetime argument as a UTC instant (app.instants' rule: an offset, and in range)."""
+    try:
+        return instants.checked_or_none(value, argument)
+    except instants.InstantError as exc:
+        raise BadArgument(str(exc)) from None

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import instants
 from app.enums import ResponseType, Role
 from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import apply_events, apply_unmatched, ensure_recipients
@@ -55,8 +56,10 @@ def _check_upsert(input: UpsertCampaignInput, errors: UserErrors) -> None:
     errors.check_text(["input", "subject"], input.subject, 1000)
     errors.check_text(["input", "projectName"], input.project_name, 200)
     errors.check_text(["input", "selection"], input.selection, 100_000)
-    if input.sent_at is not None and input.sent_at.tzinfo is None:
-        errors.add(["input", "sentAt"], "sentAt needs an offset", "INVALID")
+    try:
+        instants.checked_or_none(input.sent_at, "sentAt")
+    except instants.InstantError as exc:
+        errors.add(["input", "sentAt"], str(exc), "INVALID")
     names: set[str] = set()
     for index, variant in enumerate(input.variants or []):
         path: list[str | int] = ["input", "variants", index]

@@ -9,6 +9,7 @@ subscribers are told after the commit too.
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from app import instants
 from app.enums import ResponseType, Role
 from app.ingest import manual
 from app.ingest.events import MAX_CLOCK_SKEW, EventError, parse_cents, parse_email
@@ -34,12 +35,11 @@ def _pk(errors: UserErrors, field: str, value: str | None, type_name: str, noun:
 
 
 def _check_occurred_at(errors: UserErrors, occurred_at: datetime) -> datetime | None:
-    if occurred_at.tzinfo is None:
-        errors.add(
-            ["input", "occurredAt"], "occurredAt needs an offset (e.g. 'Z' or '+02:00')", "INVALID"
-        )
+    try:
+        occurred_at = instants.checked(occurred_at, "occurredAt")
+    except instants.InstantError as exc:
+        errors.add(["input", "occurredAt"], str(exc), "INVALID")
         return None
-    occurred_at = occurred_at.astimezone(UTC)
     if occurred_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
         errors.add(["input", "occurredAt"], "occurredAt is in the future", "FUTURE")
         return None

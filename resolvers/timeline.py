@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from graphql import GraphQLError
 
+from app import instants
 from app.models import TIMELINE_COUNTERS
 from resolvers import loaders
 from resolvers.context import Info
@@ -139,11 +140,10 @@ def group(
 
 
 def _aware(value: datetime | None, argument: str) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise bad_input(f"{argument} needs an offset, e.g. 2026-11-20T00:00:00Z", argument)
-    return value.astimezone(UTC)
+    try:
+        return instants.checked_or_none(value, argument)
+    except instants.InstantError as exc:
+        raise bad_input(str(exc), argument) from None
 
 
 async def campaign_timeline(

@@ -1,7 +1,9 @@
 """The cost of a query before it runs: every field costs 1, and a connection's size multiplies
 the cost of what is selected under it (as GitHub's API counts nodes).
 
-`first` sizes a list: the value given (literal or variable), else the argument's default.
+`first` sizes a list as execution will see it: the literal, the variable (or the variable's own
+default), else the argument's default. A null `first` costs what the resolver serves for it, the
+argument's default (a connection's page size), so `first: null` is no way around the limit.
 """
 
 from typing import Any
@@ -10,34 +12,44 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
     get_named_type,
-    value_from_ast,
 )
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import DocumentNode
+
+from resolvers.pagination import DEFAULT_PAGE
 
 SIZE_ARGUMENT = "first"
 
 
-def _size(field_node: FieldNode, field_def: Any, variables: dict[str, Any]) -> int:
-    argument = field_def.args.get(SIZE_ARGUMENT) if field_def else None
+def served_when_null(argument_default: Any) -> int:
+    """The size a resolver serves for a null or omitted `first`: the argument's default (every
+    resolver applies it to null as well), else a connection's default page."""
+    if isinstance(argument_default, int) and not isinstance(argument_default, bool):
+        return max(argument_default, 0)
+    return DEFAULT_PAGE
+
+
+def _size(field_node: FieldNode, field_def: GraphQLField, variables: VariableValues | None) -> int:
+    argument = field_def.args.get(SIZE_ARGUMENT)
     if argument is None:
         return 1
-    for node in field_node.arguments or ():
-        if node.name.value == SIZE_ARGUMENT:
-            if isinstance(node.value, VariableNode):
-                value = variables.get(node.value.name.value, argument.default_value)
-            else:
-                value = value_from_ast(node.value, argument.type, variables)
-            return max(int(value or 0), 0) if isinstance(value, int) else 1
-    default = argument.default_value
-    return default if isinstance(default, int) and default > 0 else 1
+    try:
+        # The same coercion execution does: literal, variable, variable default, argument default.
+        value = get_argument_values(field_def, field_node, variables).get(SIZE_ARGUMENT)
+    except GraphQLError:
+        value = None  # a bad value: the operation is refused anyway; count what null would serve
+    if not isinstance(value, int) or isinstance(value, bool):
+        return served_when_null(argument.default_value)
+    return max(value, 0)
 
 
 def query_cost(
@@ -47,7 +59,6 @@ def query_cost(
     variables: dict[str, Any] | None,
 ) -> int:
     """The operation's cost: the number of objects and fields it can return at most."""
-    variables = variables or {}
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -60,6 +71,8 @@ def query_cost(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    variable_values = None if isinstance(coerced, list) else coerced
 
     def cost_of(
         selection_set: SelectionSetNode | None,
@@ -81,7 +94,7 @@ def query_cost(
                 total += multiplier
                 if field_def is not None and selection.selection_set is not None:
                     child = get_named_type(field_def.type)
-                    size = _size(selection, field_def, variables)
+                    size = _size(selection, field_def, variable_values)
                     total += cost_of(selection.selection_set, child, multiplier * size, seen)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition

@@ -6,16 +6,19 @@ sender everything it has to fix at once.
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from app import instants
 from app.enums import HARD_BOUNCE_CATEGORIES, BounceCategory, BounceType, ResponseType, SkipReason
 
 T = ResponseType
+V = TypeVar("V")
 
 # Events from the future beyond this are refused: clocks disagree a little, not more.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -30,7 +33,11 @@ MAX_TEXT = 2000
 
 
 class EventError(ValueError):
-    """One reason an event is refused."""
+    """Why an event is refused: one reason, or several (`reasons`), each a sentence of its own."""
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = list(reasons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +76,17 @@ class EventProblem:
 
 
 def parse_datetime(value: Any, name: str = "occurredAt") -> datetime:
-    """An ISO 8601 timestamp with an offset, as an aware UTC datetime."""
+    """An ISO 8601 timestamp with an offset, as an aware UTC datetime (app.instants' rule)."""
     if not isinstance(value, str):
         raise EventError(f"{name} must be an ISO 8601 string with an offset")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise EventError(f"{name} is not ISO 8601: {value!r}") from exc
-    if moment.tzinfo is None:
-        raise EventError(f"{name} needs an offset (e.g. 'Z' or '+02:00'): {value!r}")
-    return moment.astimezone(UTC)
+    try:
+        return instants.checked(moment, name)
+    except instants.InstantError as exc:
+        raise EventError(str(exc)) from None
 
 
 def check_not_future(moment: datetime, now: datetime, name: str = "occurredAt") -> None:
@@ -136,73 +144,133 @@ def event_key(provider: str, raw: dict[str, Any], given_id: str | None) -> str:
     return f"{provider}#{digest[:40]}"
 
 
-def parse_event(raw: Any, now: datetime, provider: str = "canonical") -> CanonicalEvent:
-    """Validate one canonical event; raise EventError naming the first problem."""
-    if not isinstance(raw, dict):
-        raise EventError("an event must be a JSON object")
-    unknown = sorted(set(raw) - FIELDS)
-    if unknown:
-        raise EventError(f"unknown field(s): {', '.join(unknown)}")
+class _Problems:
+    """The reasons found so far for one event: a check that fails adds its reasons and gives None,
+    so the checks after it still run."""
 
-    given_id = raw.get("id")
-    if given_id is not None:
-        if isinstance(given_id, bool) or not isinstance(given_id, (str, int)):
-            raise EventError("id must be a string")
-        given_id = str(given_id)
-        if not given_id or len(given_id) > 150:
-            raise EventError("id must be 1 to 150 characters")
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
 
+    def add(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+    def check(self, step: Callable[[], V]) -> V | None:
+        try:
+            return step()
+        except EventError as exc:
+            self.reasons.extend(exc.reasons)
+            return None
+
+
+def _unknown(fields: dict[str, Any], allowed: set[str], what: str) -> str | None:
+    unknown = sorted(set(fields) - allowed)
+    return f"unknown {what}: {', '.join(unknown)}" if unknown else None
+
+
+def _given_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise EventError("id must be a string")
+    text = str(value)
+    if not text or len(text) > 150:
+        raise EventError("id must be 1 to 150 characters")
+    return text
+
+
+def _type(value: Any) -> ResponseType:
     try:
-        kind = ResponseType(raw.get("type"))
+        return ResponseType(value)
     except ValueError:
         raise EventError(
-            f"type must be one of {', '.join(t.value for t in ResponseType)}: {raw.get('type')!r}"
+            f"type must be one of {', '.join(t.value for t in ResponseType)}: {value!r}"
         ) from None
 
+
+def _occurred_at(raw: dict[str, Any], now: datetime) -> datetime:
     if "occurredAt" not in raw:
         raise EventError("occurredAt is required")
-    occurred_at = parse_datetime(raw["occurredAt"])
-    check_not_future(occurred_at, now)
+    moment = parse_datetime(raw["occurredAt"])
+    check_not_future(moment, now)
+    return moment
 
-    campaign = raw.get("campaign")
-    if not isinstance(campaign, str) or not campaign.strip() or len(campaign) > 200:
+
+def _campaign(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise EventError("campaign (the campaign's externalId) is required")
+    return value.strip()
 
-    contact = raw.get("contact")
-    if not isinstance(contact, dict):
-        raise EventError("contact must be an object with email or externalId")
-    unknown = sorted(set(contact) - CONTACT_FIELDS)
+
+def _contact(value: Any, problems: _Problems) -> tuple[str | None, str | None, str | None]:
+    """(email, externalId, name) of the contact object, its problems added to `problems`."""
+    if not isinstance(value, dict):
+        problems.add("contact must be an object with email or externalId")
+        return None, None, None
+    unknown = _unknown(value, CONTACT_FIELDS, "contact field(s)")
     if unknown:
-        raise EventError(f"unknown contact field(s): {', '.join(unknown)}")
-    email = parse_email(contact["email"]) if contact.get("email") is not None else None
-    external_id = _text(contact, "externalId", 200)
-    if email is None and not external_id:
-        raise EventError("contact needs an email or an externalId")
-    name = _text(contact, "name", 300)
+        problems.add(unknown)
+    email = None
+    if value.get("email") is not None:
+        email = problems.check(lambda: parse_email(value["email"]))
+    external_id = problems.check(lambda: _text(value, "externalId", 200))
+    if value.get("email") is None and not value.get("externalId"):
+        problems.add("contact needs an email or an externalId")
+    name = problems.check(lambda: _text(value, "name", 300))
+    return email, external_id, name
+
+
+def _bounce(value: Any, problems: _Problems) -> tuple[str | None, str | None, str | None]:
+    """(type, category, diagnostic) as given in the bounce object, checked."""
+    if not isinstance(value, dict):
+        problems.add("bounce must be an object")
+        return None, None, None
+    unknown = _unknown(value, BOUNCE_FIELDS, "bounce field(s)")
+    if unknown:
+        problems.add(unknown)
+    category = kind = None
+    if value.get("category") is not None:
+        try:
+            category = BounceCategory(value["category"]).value
+        except ValueError:
+            problems.add(f"bounce.category is not a BounceCategory: {value['category']!r}")
+    if value.get("type") is not None:
+        try:
+            kind = BounceType(value["type"]).value
+        except ValueError:
+            problems.add("bounce.type must be HARD or SOFT")
+    diagnostic = problems.check(lambda: _text(value, "diagnostic", 1000))
+    return kind, category, diagnostic
+
+
+def _skip_reason(value: Any) -> str:
+    try:
+        return SkipReason(value).value
+    except ValueError:
+        raise EventError(f"skipReason is not a SkipReason: {value!r}") from None
+
+
+def parse_event(raw: Any, now: datetime, provider: str = "canonical") -> CanonicalEvent:
+    """Validate one canonical event; raise EventError listing every problem it has."""
+    if not isinstance(raw, dict):
+        raise EventError("an event must be a JSON object")
+    problems = _Problems()
+    unknown = _unknown(raw, FIELDS, "field(s)")
+    if unknown:
+        problems.add(unknown)
+    given_id = problems.check(lambda: _given_id(raw.get("id")))
+    # With an unknown type, the checks that depend on the type are left out: the type is the
+    # problem to fix first, and "only for X events" would guess at what was meant.
+    kind = problems.check(lambda: _type(raw.get("type")))
+    occurred_at = problems.check(lambda: _occurred_at(raw, now))
+    campaign = problems.check(lambda: _campaign(raw.get("campaign")))
+    email, external_id, name = _contact(raw.get("contact"), problems)
 
     bounce_type = bounce_category = bounce_diagnostic = None
-    bounce = raw.get("bounce")
-    if bounce is not None:
-        if kind is not T.BOUNCED:
-            raise EventError("bounce is only for BOUNCED events")
-        if not isinstance(bounce, dict):
-            raise EventError("bounce must be an object")
-        unknown = sorted(set(bounce) - BOUNCE_FIELDS)
-        if unknown:
-            raise EventError(f"unknown bounce field(s): {', '.join(unknown)}")
-        if bounce.get("category") is not None:
-            try:
-                bounce_category = BounceCategory(bounce["category"]).value
-            except ValueError:
-                raise EventError(
-                    f"bounce.category is not a BounceCategory: {bounce['category']!r}"
-                ) from None
-        if bounce.get("type") is not None:
-            try:
-                bounce_type = BounceType(bounce["type"]).value
-            except ValueError:
-                raise EventError("bounce.type must be HARD or SOFT") from None
-        bounce_diagnostic = _text(bounce, "diagnostic", 1000)
+    if raw.get("bounce") is not None:
+        if kind is not None and kind is not T.BOUNCED:
+            problems.add("bounce is only for BOUNCED events")
+        else:
+            bounce_type, bounce_category, bounce_diagnostic = _bounce(raw["bounce"], problems)
     if kind is T.BOUNCED:
         bounce_category = bounce_category or BounceCategory.UNSPECIFIED.value
         if bounce_type is None:
@@ -211,55 +279,67 @@ def parse_event(raw: Any, now: datetime, provider: str = "canonical") -> Canonic
 
     skip_reason = None
     if raw.get("skipReason") is not None:
-        if kind not in (T.NOT_SENT, T.DROPPED):
-            raise EventError("skipReason is only for NOT_SENT and DROPPED events")
-        try:
-            skip_reason = SkipReason(raw["skipReason"]).value
-        except ValueError:
-            raise EventError(f"skipReason is not a SkipReason: {raw['skipReason']!r}") from None
+        if kind is not None and kind not in (T.NOT_SENT, T.DROPPED):
+            problems.add("skipReason is only for NOT_SENT and DROPPED events")
+        else:
+            skip_reason = problems.check(lambda: _skip_reason(raw["skipReason"]))
     elif kind in (T.NOT_SENT, T.DROPPED):
         skip_reason = SkipReason.OTHER.value
 
     amount_cents = None
     if raw.get("amount") is not None:
-        if kind is not T.PURCHASED:
-            raise EventError("amount is only for PURCHASED events")
-        amount_cents = parse_cents(raw["amount"])
+        if kind is not None and kind is not T.PURCHASED:
+            problems.add("amount is only for PURCHASED events")
+        else:
+            amount_cents = problems.check(lambda: parse_cents(raw["amount"]))
 
-    url = _text(raw, "url")
-    if url is not None and kind is not T.CLICKED:
-        raise EventError("url is only for CLICKED events")
+    url = problems.check(lambda: _text(raw, "url"))
+    if url is not None and kind is not None and kind is not T.CLICKED:
+        problems.add("url is only for CLICKED events")
 
+    variant = problems.check(lambda: _text(raw, "variant", 200))
+    user_agent = problems.check(lambda: _text(raw, "userAgent", 1000))
+    ip = problems.check(lambda: _text(raw, "ip", 64))
+    country = problems.check(lambda: _text(raw, "country", 100))
+    city = problems.check(lambda: _text(raw, "city", 200))
+    note = problems.check(lambda: _text(raw, "note"))
+    machine = problems.check(lambda: _flag(raw, "machine"))
+    bot = problems.check(lambda: _flag(raw, "bot"))
+
+    if problems.reasons:
+        raise EventError(*problems.reasons)
+    assert kind is not None and occurred_at is not None and campaign is not None
     return CanonicalEvent(
         key=event_key(provider, raw, given_id),
         provider=provider,
         type=kind,
         occurred_at=occurred_at,
-        campaign=campaign.strip(),
+        campaign=campaign,
         contact_email=email,
         contact_external_id=external_id,
         contact_name=name,
-        variant=_text(raw, "variant", 200),
+        variant=variant,
         url=url,
         bounce_type=bounce_type,
         bounce_category=bounce_category,
         bounce_diagnostic=bounce_diagnostic,
         skip_reason=skip_reason,
-        user_agent=_text(raw, "userAgent", 1000),
-        ip=_text(raw, "ip", 64),
-        country=_text(raw, "country", 100),
-        city=_text(raw, "city", 200),
-        machine=_flag(raw, "machine"),
-        bot=_flag(raw, "bot"),
+        user_agent=user_agent,
+        ip=ip,
+        country=country,
+        city=city,
+        machine=machine,
+        bot=bot,
         amount_cents=amount_cents,
-        note=_text(raw, "note"),
+        note=note,
     )
 
 
 def parse_events(
     raws: Any, now: datetime, provider: str = "canonical"
 ) -> tuple[list[CanonicalEvent], list[EventProblem]]:
-    """Validate a batch; the events, and every problem found (empty when all are good)."""
+    """Validate a batch; the events, and every problem found (empty when all are good), one
+    EventProblem per problem: an event with three problems has three entries of its index."""
     if not isinstance(raws, list):
         return [], [EventProblem(-1, "the body must be a JSON array of events")]
     events: list[CanonicalEvent] = []
@@ -268,8 +348,13 @@ def parse_events(
         try:
             events.append(parse_event(raw, now, provider))
         except EventError as exc:
-            problems.append(EventProblem(index, str(exc)))
+            problems += [EventProblem(index, reason) for reason in exc.reasons]
     return events, problems
+
+
+def bad_event_count(problems: list[EventProblem]) -> int:
+    """How many events the problems are about (an event may have several)."""
+    return len({problem.index for problem in problems})
 
 
 def decode_body(body: bytes, content_type: str) -> Any:

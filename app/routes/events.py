@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app.database import Database
 from app.enums import Role
 from app.ingest.apply import IngestResult, apply_events
-from app.ingest.events import EventError, decode_body, parse_events
+from app.ingest.events import EventError, bad_event_count, decode_body, parse_events
 from app.pubsub import publish_campaigns_changed
 from app.routes.graphql import json_error, principal_of
 from app.settings import Settings
@@ -57,7 +57,7 @@ def events_endpoint(database: Database, settings: Settings):  # type: ignore[no-
         if problems:
             return json_response(
                 {
-                    "error": f"{len(problems)} bad event(s); nothing of the batch was applied",
+                    "error": f"{bad_event_count(problems)} bad event(s); nothing of the batch was applied",
                     "problems": [problem.as_json() for problem in problems],
                 },
                 400,

@@ -6,12 +6,14 @@ with no canonical meaning, the reason it is kept as unmatched with its raw paylo
 """
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from app import instants
 
 # Custom metadata names every adapter reads (SendGrid custom_args, Mailgun user-variables, SES
 # message tags, Postmark Metadata): the campaign's externalId, the contact's externalId, the variant.
@@ -80,17 +82,23 @@ def load_json(body: bytes) -> Any:
 
 
 def from_unix(value: Any, name: str) -> datetime:
-    """A Unix timestamp (seconds, int, float or numeric string) as an aware UTC datetime."""
-    if isinstance(value, bool):
+    """A Unix timestamp (seconds, int, float or numeric string) as an aware UTC datetime, within
+    app.instants' range (huge, negative, NaN and infinite timestamps are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise PayloadError(f"{name} must be a Unix timestamp")
     try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise PayloadError(f"{name} must be a Unix timestamp: {value!r}") from None
+        seconds = float(value)
+    except (ValueError, OverflowError):  # OverflowError: an int too large for a float
+        raise PayloadError(f"{name} must be a Unix timestamp: {repr(value)[:40]}") from None
+    try:
+        return instants.from_unix(seconds, name)
+    except instants.InstantError as exc:
+        raise PayloadError(str(exc)) from None
 
 
 def from_iso(value: Any, name: str) -> datetime:
-    """An ISO 8601 timestamp as providers write it (Z, and up to 7 fractional digits)."""
+    """An ISO 8601 timestamp as providers write it (Z, and up to 7 fractional digits), within
+    app.instants' range."""
     if not isinstance(value, str):
         raise PayloadError(f"{name} must be an ISO 8601 timestamp")
     text = value.strip().replace("Z", "+00:00")
@@ -106,7 +114,26 @@ def from_iso(value: Any, name: str) -> datetime:
         raise PayloadError(f"{name} is not ISO 8601: {value!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # providers write UTC
-    return moment.astimezone(UTC)
+    try:
+        return instants.checked(moment, name)
+    except instants.InstantError as exc:
+        raise PayloadError(str(exc)) from None
+
+
+def normalize_each(
+    normalize: Callable[[Any, int], ProviderEvent], items: list[Any]
+) -> list[ProviderEvent]:
+    """Normalize a batch; PayloadError listing every bad event, not only the first."""
+    events: list[ProviderEvent] = []
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        try:
+            events.append(normalize(item, index))
+        except PayloadError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise PayloadError("; ".join(problems[:20]))
+    return events
 
 
 def object_at(data: dict[str, Any], key: str) -> dict[str, Any]:

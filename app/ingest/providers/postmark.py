@@ -23,6 +23,7 @@ from app.ingest.providers.events import (
     digest,
     from_iso,
     load_json,
+    normalize_each,
     object_at,
     unmatched,
 )
@@ -157,4 +158,4 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     verify(request, settings)
     payload = load_json(request.body)
     records = payload if isinstance(payload, list) else [payload]
-    return Delivery(events=[normalize(record, index) for index, record in enumerate(records)])
+    return Delivery(events=normalize_each(normalize, records))

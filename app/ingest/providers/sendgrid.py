@@ -26,6 +26,7 @@ from app.ingest.providers.events import (
     digest,
     from_unix,
     load_json,
+    normalize_each,
     unmatched,
 )
 from app.ingest.providers.mapping import (
@@ -158,4 +159,4 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     payload = load_json(request.body)
     if not isinstance(payload, list):
         raise PayloadError("the body must be a JSON array of SendGrid events")
-    return Delivery(events=[normalize(raw, index) for index, raw in enumerate(payload)])
+    return Delivery(events=normalize_each(normalize, payload))
