@@ -5,20 +5,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from app.database import Database
+from app.ingest.providers import ADAPTERS
 from app.ingest.providers.ses import SnsClient
 from app.pubsub import stop_broker
 from app.routes.events import events_endpoint
 from app.routes.exports import export_routes
 from app.routes.graphiql import STATIC_FOLDER, StaticAssets
 from app.routes.graphql import GraphQLApp, RequireKey
+from app.routes.telemetry import CountRequests, metrics_endpoint
 from app.routes.tracking import tracking_routes
 from app.routes.webhooks import webhooks_endpoint
 from app.settings import Settings
+from app.telemetry import Telemetry
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
@@ -41,25 +45,30 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     graphql = RequireKey(GraphQLApp(database), database)
     sns = SnsClient()  # SNS signing certificates, fetched once and cached (tests add their own)
+    # Per app, in its own registry: apps made in one process never share a metric.
+    telemetry = Telemetry(database.engine, sources=["events", "tracking", *ADAPTERS])
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             # GraphiQL's files (the page at GET /graphql loads nothing from elsewhere).
             Mount("/static", StaticAssets(directory=STATIC_FOLDER), name="static"),
-            Route("/events", events_endpoint(database, settings), methods=["POST"]),
+            Route("/events", events_endpoint(database, settings, telemetry), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             *export_routes(database),
             Route(
                 "/webhooks/{provider}/{organization}",
-                webhooks_endpoint(database, settings, sns),
+                webhooks_endpoint(database, settings, sns, telemetry),
                 methods=["POST"],
             ),
-            *tracking_routes(database, settings),
+            *tracking_routes(database, settings, telemetry),
+            Route("/metrics", metrics_endpoint(settings, telemetry), methods=["GET"]),
         ],
+        middleware=[Middleware(CountRequests, telemetry=telemetry)],
         lifespan=lifespan,
     )
     app.state.database = database
     app.state.settings = settings
     app.state.sns = sns
+    app.state.telemetry = telemetry
     return app

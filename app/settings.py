@@ -18,6 +18,8 @@ class Settings:
     tracking_secret: str | None = None
     # A MaxMind-format database (e.g. GeoLite2-City.mmdb): country and city of events' IPs.
     geoip_database: str | None = None
+    # Bearer token Prometheus sends to GET /metrics; /metrics answers 404 while unset.
+    metrics_token: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -29,4 +31,5 @@ class Settings:
             log_level=os.environ.get("LOG_LEVEL", "INFO"),
             tracking_secret=os.environ.get("TRACKING_SECRET") or None,
             geoip_database=os.environ.get("GEOIP_DATABASE") or None,
+            metrics_token=os.environ.get("METRICS_TOKEN") or None,
         )

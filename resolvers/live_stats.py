@@ -20,6 +20,7 @@ from app.auth import key_is_active
 from app.database import Database
 from app.metrics import metrics
 from app.models import STATS_COUNTERS, Campaign, CampaignStats
+from app.telemetry import telemetry_of
 from resolvers.context import Info
 from schema.node import parse_pk
 from schema.stats import Stats
@@ -163,6 +164,9 @@ async def campaign_stats(
     if campaign_pk is None:
         raise _not_found(campaign_id)
     feed = _join(database, organization_id, campaign_pk)
+    telemetry = telemetry_of(context.request)
+    if telemetry is not None:
+        telemetry.live_subscriptions.inc()
     try:
         # A feed that is already running gives its newest counters first: a change since
         # that read has woken the feed, so its numbers follow within a second.
@@ -191,4 +195,6 @@ async def campaign_stats(
                 sent_at = time.monotonic()
                 yield Stats(**numbers)
     finally:
+        if telemetry is not None:
+            telemetry.live_subscriptions.dec()
         _leave(database, organization_id, campaign_pk, feed)

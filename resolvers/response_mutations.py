@@ -14,6 +14,7 @@ from app.enums import ResponseType, Role
 from app.ingest import manual
 from app.ingest.events import MAX_CLOCK_SKEW, EventError, parse_cents, parse_email
 from app.pubsub import publish_campaigns_changed
+from app.telemetry import count_events
 from resolvers import recipients, responses
 from resolvers.context import Info
 from resolvers.user_errors import UserErrors
@@ -85,6 +86,7 @@ def _add_problems(errors: UserErrors, error: manual.ManualInputError) -> None:
 
 async def _payload(info: Info, recorded: manual.Recorded) -> RecordResponsePayload:
     await publish_campaigns_changed(info.context.database, [recorded.campaign_id])
+    count_events(info.context.request, "manual", "accepted")
     await fresh_reads(info)
     return RecordResponsePayload(
         response=await responses.response_by_pk(info, recorded.response_id),

@@ -12,6 +12,7 @@ from schema.extensions import (
     QueryShapeLimits,
 )
 from schema.mutation import Mutation
+from schema.operation_telemetry import OperationTelemetry
 from schema.organization import Organization, Project, User
 from schema.query import Query
 from schema.recipient import Recipient
@@ -28,6 +29,7 @@ schema = strawberry.Schema(
     subscription=Subscription,
     types=[Campaign, Variant, Link, Contact, User, Project, Organization, Recipient, Response],
     extensions=[
+        OperationTelemetry,  # first: it sees the operation whole, errors as clients get them
         QueryShapeLimits.with_limits(MAX_DEPTH, MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),

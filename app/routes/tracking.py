@@ -10,6 +10,7 @@ prefetchers send) gets the same answer and records nothing: no person reads a HE
 """
 
 import base64
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from app.models import Campaign, Contact, Link, Recipient
 from app.pubsub import publish_campaigns_changed
 from app.routes.graphql import json_error
 from app.settings import Settings
+from app.telemetry import Telemetry
 
 PROVIDER = "tracking"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -67,6 +69,7 @@ async def _record(
     kind: str,
     request: Request,
     geolocator: Geolocator | None,
+    telemetry: Telemetry,
 ) -> None:
     now = datetime.now(UTC)
     raw: dict[str, Any] = {
@@ -91,11 +94,13 @@ async def _record(
 
     # The event (and its fresh id) is made once, outside the retried transaction: a retry after
     # a deadlock applies the same event, never a second one.
+    started = time.perf_counter()
     result = await database.retrying_write(store)
+    telemetry.ingested(PROVIDER, result, time.perf_counter() - started)
     await publish_campaigns_changed(database, result.campaign_ids)
 
 
-def tracking_routes(database: Database, settings: Settings) -> list[Route]:
+def tracking_routes(database: Database, settings: Settings, telemetry: Telemetry) -> list[Route]:
     geolocator = geolocator_for(settings.geoip_database)
 
     def unavailable() -> Response:
@@ -110,7 +115,9 @@ def tracking_routes(database: Database, settings: Settings) -> list[Route]:
         if token is not None:
             row = await _recipient(database, token, None)
             if row is not None:
-                await _record(database, token, row, OPEN, request, geolocator)
+                await _record(database, token, row, OPEN, request, geolocator, telemetry)
+                return gif()
+        telemetry.refused(PROVIDER)  # a forged, altered or stale token: no open is recorded
         return gif()
 
     async def track_click(request: Request) -> Response:
@@ -119,9 +126,11 @@ def tracking_routes(database: Database, settings: Settings) -> list[Route]:
         token = read_token(settings.tracking_secret, CLICK, request.path_params["token"])
         row = await _recipient(database, token, token.link_id) if token is not None else None
         if token is None or row is None or urlsplit(row.url).scheme not in ("http", "https"):
+            if request.method == "GET":
+                telemetry.refused(PROVIDER)
             return json_error(404, "unknown link")
         if request.method == "GET":
-            await _record(database, token, row, CLICK, request, geolocator)
+            await _record(database, token, row, CLICK, request, geolocator, telemetry)
         return RedirectResponse(row.url, status_code=302, headers=NO_STORE)
 
     return [

@@ -8,6 +8,7 @@
 """
 
 import logging
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
@@ -34,6 +35,7 @@ from app.pubsub import publish_campaigns_changed
 from app.routes.events import json_response, read_body
 from app.routes.graphql import json_error
 from app.settings import Settings
+from app.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,9 @@ async def check_replay(
         raise SignatureError("this signature token was already used for another event: a replay")
 
 
-def webhooks_endpoint(database: Database, settings: Settings, sns: SnsClient):  # type: ignore[no-untyped-def]
+def webhooks_endpoint(  # type: ignore[no-untyped-def]
+    database: Database, settings: Settings, sns: SnsClient, telemetry: Telemetry
+):
     geolocator = geolocator_for(settings.geoip_database)
 
     async def webhook(request: Request) -> Response:
@@ -99,6 +103,7 @@ def webhooks_endpoint(database: Database, settings: Settings, sns: SnsClient):  
         organization_name = request.path_params["organization"]
         body = await read_body(request, settings.max_body_bytes)
         if body is None:
+            telemetry.refused(provider)
             return json_error(413, f"the body is larger than {settings.max_body_bytes} bytes")
         async with database.read() as connection:
             organization_id = await organization_by_name(connection, organization_name)
@@ -109,6 +114,7 @@ def webhooks_endpoint(database: Database, settings: Settings, sns: SnsClient):  
             )
         if organization_id is None or credentials is None:
             # The same answer for an unknown organization: names are not disclosed.
+            telemetry.refused(provider)
             return json_error(
                 401,
                 f"no {provider} webhook credentials for this organization; set them with "
@@ -136,11 +142,15 @@ def webhooks_endpoint(database: Database, settings: Settings, sns: SnsClient):  
                     connection, organization_id, delivery.events, now, geolocator
                 )
 
+            started = time.perf_counter()
             result = await database.retrying_write(store)
+            telemetry.ingested(provider, result, time.perf_counter() - started)
         except SignatureError as exc:
+            telemetry.refused(provider)
             log.info("refused %s webhook for organization %s: %s", provider, organization_id, exc)
             return json_error(401, str(exc))
         except PayloadError as exc:
+            telemetry.refused(provider)
             return json_error(400, str(exc))
         except UpstreamError as exc:
             return json_error(502, str(exc))
