@@ -53,7 +53,9 @@ async def campaign_count(database: Any) -> int:
 async def test_no_valid_key_is_401_everywhere(client, organization, headers):
     response = await client.post("/graphql", json=VIEWER_QUERY, headers=headers)
     assert response.status_code == 401
-    assert "API key" in response.json()["error"]
+    [error] = response.json()["errors"]  # GraphQL-shaped: clients show it as a GraphQL error
+    assert "API key" in error["message"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
     response = await client.post("/events", json=[], headers=headers)
     assert response.status_code == 401
     assert "API key" in response.json()["error"]

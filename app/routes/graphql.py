@@ -1,20 +1,35 @@
 """POST/GET /graphql: API-key authentication in front of strawberry's ASGI app."""
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import authenticate, bearer_token
 from app.database import Database
 from app.routes.graphiql import ide_page
+from app.routes.graphql_http import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    error_answer,
+    response_media_type,
+    status_of,
+)
+from app.settings import Settings
 from resolvers.context import Context
 from schema.root import schema
 
@@ -47,8 +62,23 @@ def websocket_key(params: dict[str, Any], headers: Any) -> str | None:
     return bearer_token(headers.get("authorization"))
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Every message in a text frame: graphql-ws (browsers, Node) refuses binary frames, and
+    strawberry sends bytes as binary ones (encode_json returns orjson's bytes)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLApp(GraphQL):
-    """strawberry's ASGI app, with a Context per operation."""
+    """strawberry's ASGI app, with a Context per operation, speaking GraphQL over HTTP: Accept
+    negotiation (application/graphql-response+json or application/json), the spec's status
+    codes, and GraphQL-shaped errors for requests refused before execution."""
+
+    websocket_adapter_class = TextFrames  # type: ignore[assignment]
 
     def __init__(self, database: Database) -> None:
         super().__init__(schema, graphql_ide="graphiql")
@@ -60,6 +90,85 @@ class GraphQLApp(GraphQL):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:  # strawberry answers these in plain text; clients want JSON
+            response = graphql_error(exc.status_code, exc.reason, request.headers.get("accept"))
+        await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # create_response sees only this: it carries the negotiated media type there.
+        sub_response.media_type = response_media_type(request.headers.get("accept")) or JSON
+        return sub_response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Refuse, before reading anything, what the answer could not satisfy (406) and bodies
+        that are not JSON objects (415, 400); then strawberry's checks of each parameter."""
+        if response_media_type(request.headers.get("accept")) is None:
+            raise HTTPException(
+                406,
+                f"the answer is {GRAPHQL_RESPONSE_JSON} or {JSON}; "
+                "the Accept header allows neither",
+            )
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != JSON:
+                raise HTTPException(415, "POST a JSON body with Content-Type: application/json")
+            body = (await request.get_body()).lstrip()
+            if body and not body.startswith((b"{", b"[")):
+                raise HTTPException(400, 'the body must be a JSON object: {"query": "..."}')
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
+        return data
+
+    async def execute_single(  # noqa: PLR0917
+        self,
+        request: Any,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            # A mutation over GET is the wrong method, not a bad request (the spec's 405).
+            if request_adapter.method == "GET" and isinstance(
+                exc.__cause__, InvalidOperationTypeError
+            ):
+                raise HTTPException(405, f"{exc.reason}: POST them") from exc
+            raise
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = sub_response.media_type or JSON
+        status = 200
+        if isinstance(response_data, dict):
+            status = status_of(response_data, media_type)
+            if status != 200:  # a request error has no data entry
+                response_data = GraphQLHTTPResponse(
+                    **{key: value for key, value in response_data.items() if key != "data"}  # type: ignore[typeddict-item]
+                )
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = media_type
+        response.status_code = sub_response.status_code or status
+        return response
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         if request.scope["type"] == "websocket":
@@ -98,12 +207,63 @@ def json_error(status: int, message: str) -> Response:
     )
 
 
-class RequireKey:
-    """401 unless the request carries a valid API key; the GraphiQL page itself needs none."""
+# Headers the spec (and RFC 6750 for 401) asks of some refusals.
+REFUSAL_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 405: {"Allow": "POST"}}
 
-    def __init__(self, app: ASGIApp, database: Database) -> None:
+
+def graphql_error(status: int, message: str, accept: str | None) -> Response:
+    """A refusal before execution, shaped as GraphQL clients (Apollo, gql, urql) read errors:
+    {"errors": [{"message", "extensions": {"code"}}]}, in the media type the client accepts."""
+    return Response(
+        orjson.dumps(error_answer(message, status)),
+        status_code=status,
+        media_type=response_media_type(accept) or JSON,
+        headers=REFUSAL_HEADERS.get(status),
+    )
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None once it grows past `limit` bytes (chunked bodies included)."""
+    size = 0
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away: what came is all there is
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives `body` whole, then listens for the client's disconnect."""
+    sent = False
+
+    async def receive_again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_again
+
+
+class RequireKey:
+    """401 unless the request carries a valid API key; the GraphiQL page itself needs none.
+    Bodies over `max_body_bytes` are refused (413) before strawberry reads them."""
+
+    def __init__(
+        self, app: ASGIApp, database: Database, max_body_bytes: int = Settings.max_body_bytes
+    ) -> None:
         self.app = app
         self.database = database
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,14 +278,26 @@ class RequireKey:
         if wants_ide:
             await self.app(scope, receive, send)
             return
+        accept = request.headers.get("accept")
         principal = await principal_of(self.database, request)
         if principal is None:
-            await json_error(401, "a valid API key is required: Authorization: Bearer <key>")(
-                scope, receive, send
-            )
+            await graphql_error(
+                401, "a valid API key is required: Authorization: Bearer <key>", accept
+            )(scope, receive, send)
+            return
+        too_large = graphql_error(
+            413, f"the body is larger than {self.max_body_bytes} bytes", accept
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await too_large(scope, receive, send)
+            return
+        body = await read_body(receive, self.max_body_bytes)
+        if body is None:
+            await too_large(scope, receive, send)
             return
         scope["principal"] = principal
-        await self.app(scope, receive, send)
+        await self.app(scope, replay(body, receive), send)
 
 
 async def principal_of(database: Database, request: Request) -> Any:
