@@ -8,7 +8,9 @@ const EXAMPLE_QUERY = `# Welcome to GraphiQL for campaign-graph
 #
 #     {"Authorization": "Bearer <key>"}
 #
-# (subscriptions send the same header in graphql-ws's connection_init).
+# (subscriptions send the same header in graphql-ws's connection_init), then
+# re-fetch the schema (the ⟳ button at the bottom left, or Shift-Ctrl-R) for the
+# documentation and autocompletion.
 #
 # An example query:
 #
