@@ -21,12 +21,11 @@ from app.ingest.recipient_sort import refresh_sort_keys
 from app.models import Campaign, Contact, Project, User, Variant
 from app.models import Link as LinkModel
 from app.pubsub import publish_campaigns_changed
-from resolvers.campaigns import find_campaign_by_pk
+from resolvers.campaigns import campaign_by_reference, find_campaign_by_pk
 from resolvers.context import Info
 from resolvers.response_mutations import fresh_reads
 from resolvers.user_errors import UserErrors
 from schema.inputs import AddRecipientsInput, UpsertCampaignInput
-from schema.node import parse_pk
 from schema.payloads import AddRecipientsPayload, UpsertCampaignPayload
 
 
@@ -226,7 +225,7 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
     info.context.require(Role.INTEGRATION)
     errors = UserErrors()
     organization_id = info.context.organization_id
-    campaign = await find_campaign_by_pk(info, parse_pk(input.campaign_id, "Campaign"))
+    campaign = await campaign_by_reference(info, input.campaign_id)
     if campaign is None:
         errors.add(["input", "campaignId"], "no such campaign", "NOT_FOUND")
     if len(input.contacts) > 10_000:

@@ -12,6 +12,7 @@ from resolvers import batched_pages, loaders, rows
 from resolvers.arguments import BadArgument, argument_pk
 from resolvers.context import Context, Info
 from resolvers.pagination import encode_cursor, keyset_page, page_size
+from resolvers.search import search_argument
 from schema.connection import Connection, Edge, PageInfo
 
 if TYPE_CHECKING:  # the schema modules import these resolvers
@@ -82,7 +83,7 @@ def contact_filter_conditions(info: Info, filter: Any) -> list[ColumnElement[boo
     ]
     if filter is None:
         return conditions
-    search = (filter.search or "").strip().lower()
+    search = search_argument(filter.search, "filter.search")
     if search:
         conditions.append(
             func.lower(func.coalesce(contacts.c.name, "")).contains(search, autoescape=True)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, select
 
 from app.models import Response
-from resolvers import batched_pages, rows
-from resolvers.arguments import argument_pk, aware
+from resolvers import batched_pages, campaigns, rows
+from resolvers.arguments import aware
 from resolvers.context import Info
 from schema.connection import Connection
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # the schema modules import these resolvers
     from schema import response as response_types
 
 responses = Response.__table__
+# No campaign has this id: the filter of a campaign the organization does not have.
+NO_CAMPAIGN = 0
 
 # (types, since, campaign pk): the filters every history connection may have.
 HistoryQuery = tuple[tuple[str, ...], datetime | None, int | None]
@@ -118,7 +120,12 @@ async def contact_responses(
     types: list[Any] | None,
     since: datetime | None,
 ) -> Connection["response_types.Response"]:
-    """A contact's whole history across campaigns, newest first: what integrations sync."""
-    campaign_pk = argument_pk(campaign_id, "Campaign", "campaignId")
+    """A contact's whole history across campaigns, newest first: what integrations sync.
+    `campaign_id` (global id or external id) keeps one campaign's; a campaign the organization
+    does not have keeps nothing."""
+    campaign_pk = None
+    if campaign_id is not None:
+        campaign = await campaigns.campaign_by_reference(info, campaign_id)
+        campaign_pk = campaign.pk if campaign is not None else NO_CAMPAIGN
     query = history_query(types, since, campaign_pk)
     return await _history(info, "contact_responses", _by_contact, contact.pk, query, first, after)

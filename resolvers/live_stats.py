@@ -21,8 +21,8 @@ from app.database import Database
 from app.metrics import metrics
 from app.models import STATS_COUNTERS, Campaign, CampaignStats
 from app.telemetry import telemetry_of
+from resolvers.campaigns import campaign_row_by_reference
 from resolvers.context import Info
-from schema.node import parse_pk
 from schema.stats import Stats
 
 # At most one message a second per subscriber; numbers that arrive meanwhile are merged into it.
@@ -157,12 +157,15 @@ def _not_found(campaign_id: str) -> GraphQLError:
 async def campaign_stats(
     info: Info, campaign_id: str, human_only: bool = False
 ) -> AsyncGenerator[Stats, None]:
-    """The campaign's Stats now, then again after each change (at most once a second)."""
+    """The campaign's Stats now, then again after each change (at most once a second).
+    `campaign_id` is its global id or its external id."""
     context = info.context
     database, organization_id = context.database, context.principal.organization_id
-    campaign_pk = parse_pk(campaign_id, "Campaign")
-    if campaign_pk is None:
+    async with database.read() as connection:
+        found = await campaign_row_by_reference(connection, organization_id, campaign_id)
+    if found is None:
         raise _not_found(campaign_id)
+    campaign_pk = int(found.id)
     feed = _join(database, organization_id, campaign_pk)
     telemetry = telemetry_of(context.request)
     if telemetry is not None:

@@ -2,7 +2,6 @@
 
 from sqlalchemy import select
 
-from app.models import Campaign as CampaignModel
 from app.models import Organization
 from resolvers import campaigns, contacts, loaders, recipients, responses, rows
 from resolvers.context import Info
@@ -43,19 +42,4 @@ async def node(info: Info, id: str) -> Node | None:
         return await responses.response_by_pk(info, pk)
     if type_name == "Organization" and pk == context.organization_id:
         return (await viewer(info)).organization
-    return None
-
-
-async def campaign(info: Info, id: str | None, external_id: str | None) -> object | None:
-    if id is not None:
-        parsed = parse_global_id(id, "Campaign")
-        return await campaigns.find_campaign_by_pk(info, parsed[1]) if parsed else None
-    if external_id is not None:
-        found = await info.context.fetch(
-            select(CampaignModel.__table__).where(
-                CampaignModel.organization_id == info.context.organization_id,
-                CampaignModel.external_id == external_id,
-            )
-        )
-        return rows.campaign(found[0]) if found else None
     return None

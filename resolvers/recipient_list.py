@@ -16,6 +16,7 @@ from app.models import Contact, Recipient, Response
 from resolvers import batched_pages, loaders, rows
 from resolvers.arguments import argument_pk
 from resolvers.context import Info
+from resolvers.search import search_argument
 from resolvers.selection import selects_any
 from schema.connection import Connection
 
@@ -50,14 +51,14 @@ def recipient_criteria(filter: Any) -> RecipientCriteria:
     of another type raises BadArgument; another organization's id matches nothing."""
     if filter is None:
         return RecipientCriteria()
-    search = (filter.search or "").strip().lower()
+    search = search_argument(filter.search, "filter.search")
     return RecipientCriteria(
         statuses=tuple(sorted({status.value for status in filter.status or ()})),
         responded=tuple(sorted({kind.value for kind in filter.responded or ()})),
         variant_pk=argument_pk(filter.variant_id, "Variant", "filter.variantId"),
         owner_pk=argument_pk(filter.owner_id, "User", "filter.ownerId"),
         link_pk=argument_pk(filter.link_id, "Link", "filter.linkId"),
-        search=search or None,
+        search=search,
     )
 
 

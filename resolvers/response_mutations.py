@@ -15,7 +15,7 @@ from app.ingest import manual
 from app.ingest.events import MAX_CLOCK_SKEW, EventError, parse_cents, parse_email
 from app.pubsub import publish_campaigns_changed
 from app.telemetry import count_events
-from resolvers import recipients, responses
+from resolvers import campaigns, recipients, responses
 from resolvers.context import Info
 from resolvers.user_errors import UserErrors
 from schema.inputs import DeleteResponsesInput, RecordResponseInput, UpdateResponseStatusInput
@@ -33,6 +33,15 @@ def _pk(errors: UserErrors, field: str, value: str | None, type_name: str, noun:
     if pk is None:
         errors.add(["input", field], f"no such {noun}", "NOT_FOUND")
     return pk
+
+
+async def _campaign_pk(info: Info, errors: UserErrors, reference: str) -> int | None:
+    """The primary key of the organization's campaign named by its global id or external id."""
+    campaign = await campaigns.campaign_by_reference(info, reference)
+    if campaign is None:
+        errors.add(["input", "campaignId"], "no such campaign", "NOT_FOUND")
+        return None
+    return campaign.pk
 
 
 def _check_occurred_at(errors: UserErrors, occurred_at: datetime) -> datetime | None:
@@ -108,7 +117,7 @@ async def record_response(info: Info, input: RecordResponseInput) -> RecordRespo
     """ADMIN: record a response of a contact (by id or email) to a campaign by hand."""
     info.context.require(Role.ADMIN)
     errors = UserErrors()
-    campaign_pk = _pk(errors, "campaignId", input.campaign_id, "Campaign", "campaign")
+    campaign_pk = await _campaign_pk(info, errors, input.campaign_id)
     contact_pk = _pk(errors, "contactId", input.contact_id, "Contact", "contact")
     variant_pk = _pk(errors, "variantId", input.variant_id, "Variant", "variant")
     link_pk = _pk(errors, "linkId", input.link_id, "Link", "link")
@@ -186,7 +195,7 @@ async def delete_responses(info: Info, input: DeleteResponsesInput) -> DeleteRes
     """ADMIN: soft-delete every response of a contact to a campaign, audited."""
     info.context.require(Role.ADMIN)
     errors = UserErrors()
-    campaign_pk = _pk(errors, "campaignId", input.campaign_id, "Campaign", "campaign")
+    campaign_pk = await _campaign_pk(info, errors, input.campaign_id)
     contact_pk = _pk(errors, "contactId", input.contact_id, "Contact", "contact")
     errors.check_text(["input", "note"], input.note, MAX_NOTE)
     if errors:

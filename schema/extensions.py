@@ -1,15 +1,16 @@
 """Schema extensions for public traffic: a cost limit, masking unexpected errors, closing the
-read connection."""
+read connection; and how errors are logged."""
 
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import ExecutionResult
-from graphql.error import GraphQLError
+from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.types import ExecutionContext
 
 from schema.query_cost import query_cost
 
@@ -23,21 +24,50 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+def _request_id(execution_context: ExecutionContext | None) -> str:
+    context = execution_context.context if execution_context is not None else None
+    return str(getattr(context, "request_id", "-"))
+
+
+def _code(error: GraphQLError) -> str:
+    """The error's extensions.code; a document that does not parse or validate has none."""
+    code = (error.extensions or {}).get("code")
+    if code:
+        return str(code)
+    return "GRAPHQL_PARSE_FAILED" if isinstance(error, GraphQLSyntaxError) else "GRAPHQL_INVALID"
+
+
+def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+    """Log an operation's errors (in place of strawberry's, which logs each at ERROR with its
+    traceback): a refusal (bad input, not found, forbidden, too costly, an invalid document) is
+    the caller's business, one INFO line; a fault is a bug, ERROR with its traceback. Both carry
+    the request id that the caller sees in a masked error."""
+    request_id = _request_id(execution_context)
+    for error in errors:
+        path = ".".join(str(part) for part in error.path) if error.path else "-"
+        if is_unexpected(error):
+            logger.error(
+                "request %s: unexpected error at %s: %s",
+                request_id,
+                path,
+                error.message,
+                exc_info=error.original_error,
+            )
+        else:
+            logger.info(
+                "request %s: refused %s at %s: %s", request_id, _code(error), path, error.message
+            )
+
+
 class MaskUnexpectedErrors(MaskErrors):
-    """Replace unexpected errors by a message with the request id, and log the real one."""
+    """Replace unexpected errors by a message with the request id (log_errors has logged the
+    real one)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        context = self.execution_context.context
-        request_id = getattr(context, "request_id", "-")
-        logger.error(
-            "request %s: unexpected error at %s",
-            request_id,
-            error.path,
-            exc_info=error.original_error,
-        )
+        request_id = _request_id(self.execution_context)
         return GraphQLError(
             message=f"Unexpected error (request id {request_id}).",
             nodes=error.nodes,

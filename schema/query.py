@@ -22,11 +22,11 @@ class Query:
     async def viewer(self, info: Info) -> Viewer:
         return await nodes.viewer(info)
 
-    @strawberry.field(description="A campaign by global id or by external id.")
+    @strawberry.field(description="A campaign by global id or by external id (one of them).")
     async def campaign(
         self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
     ) -> Campaign | None:
-        return await nodes.campaign(info, id, external_id)  # type: ignore[return-value]
+        return await campaigns.campaign(info, id, external_id)
 
     @strawberry.field
     async def campaigns(

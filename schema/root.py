@@ -1,7 +1,9 @@
 """The schema, with the limits public traffic needs."""
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
 
 from schema.campaign import Campaign, Link, Variant
 from schema.contact import Contact
@@ -10,6 +12,7 @@ from schema.extensions import (
     MaskUnexpectedErrors,
     QueryCostLimiter,
     QueryShapeLimits,
+    log_errors,
 )
 from schema.mutation import Mutation
 from schema.operation_telemetry import OperationTelemetry
@@ -23,7 +26,17 @@ MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
 
-schema = strawberry.Schema(
+
+class Schema(strawberry.Schema):
+    """strawberry's Schema, logging refusals at INFO and only faults at ERROR."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_errors(errors, execution_context)
+
+
+schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

@@ -1,5 +1,7 @@
 """GET /exports/campaigns/{id}/...: recipients and activity as streamed CSV, the summary as xlsx.
 
+`{id}` is the campaign's GraphQL id or its external id.
+
 Authenticated like the API (any role reads), scoped to the key's organization. Every check
 (key, campaign, filters) happens before the first byte, so a refused request gets its status and
 reason and no data.
@@ -18,12 +20,12 @@ from starlette.routing import Route
 
 from app.database import Database
 from app.exports import activity, recipients
-from app.exports.campaign import file_name, find_campaign
+from app.exports.campaign import file_name
 from app.exports.csv_stream import csv_chunks
 from app.exports.filters import FilterError, Parameters, activity_filter, recipient_filter
 from app.exports.summary import load_summary, write_summary
 from app.routes.graphql import json_error, principal_of
-from schema.node import parse_pk
+from resolvers.campaigns import campaign_row_by_reference
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -40,10 +42,10 @@ def export_routes(database: Database) -> list[Route]:
         if principal is None:
             return None, json_error(401, "a valid API key is required: Authorization: Bearer <key>")
         raw_id = request.path_params["id"]
-        pk = parse_pk(raw_id, "Campaign")
-        campaign = (
-            None if pk is None else await find_campaign(database, principal.organization_id, pk)
-        )
+        async with database.read() as connection:
+            campaign = await campaign_row_by_reference(
+                connection, principal.organization_id, raw_id
+            )
         if campaign is None:
             return None, json_error(404, f"no campaign with id {raw_id!r} in this organization")
         return campaign, None
