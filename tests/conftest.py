@@ -1,14 +1,23 @@
 """Shared fixtures: every test that asks for `database_url` runs on SQLite and on PostgreSQL.
 
-PostgreSQL runs when its server binaries are installed (a throwaway server is started), or when
-TEST_POSTGRES_URL names a server to use. With CAMPAIGN_GRAPH_REQUIRE_POSTGRES=1 (CI), a missing
-PostgreSQL fails the run instead of skipping those tests.
+Tests share one migrated database per backend per process (per xdist worker): each test makes its
+own organization and every read is scoped to it, so tests do not see each other's rows. A test
+that counts rows across organizations or acts on all of them (reconcile over the whole database,
+CLI commands that name or list organizations, the demo) is marked `@pytest.mark.fresh_database`
+and gets an empty migrated database of its own.
+
+PostgreSQL runs when its server binaries are installed (one throwaway server per run, shared by
+the xdist workers, each with its own database), or when TEST_POSTGRES_URL names a server to use.
+With CAMPAIGN_GRAPH_REQUIRE_POSTGRES=1 (CI), a missing PostgreSQL fails the run instead of
+skipping those tests.
 """
 
 import asyncio
+import fcntl
 import itertools
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,45 +36,110 @@ from tests.factories import Organization, make_organization
 from tests.postgres_server import ThrowawayPostgres, find_binaries
 
 BACKENDS = ["sqlite", "postgresql"]
+FRESH_DATABASE = "fresh_database"
+# A folder for the whole run, made by the first process (the xdist controller) and inherited by
+# the workers through the environment: it holds the PostgreSQL server's address and a lock.
+RUN_FOLDER = "CAMPAIGN_GRAPH_TEST_RUN"
 _database_numbers = itertools.count(1)
+_owned_run_folder: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _owned_run_folder
+    if RUN_FOLDER not in os.environ:
+        _owned_run_folder = Path(tempfile.mkdtemp(prefix="campaign-graph-tests-"))
+        os.environ[RUN_FOLDER] = str(_owned_run_folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The process that made the run's folder stops the run's PostgreSQL server, if one started."""
+    global _owned_run_folder
+    if _owned_run_folder is None:
+        return
+    state = _owned_run_folder / "postgres.json"
+    if state.exists():
+        ThrowawayPostgres.from_state(state.read_text()).stop()
+    shutil.rmtree(_owned_run_folder, ignore_errors=True)
+    os.environ.pop(RUN_FOLDER, None)
+    _owned_run_folder = None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Held by one process of the run at a time (the workers start the server lazily)."""
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    """A migrated SQLite file, copied for the shared database and for each fresh one."""
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
     return path
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> Iterator[str]:
-    """A PostgreSQL server with a migrated template database `campaign_graph_template`."""
-    server = None
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        binaries = find_binaries()
-        if binaries is None:
-            if os.environ.get("CAMPAIGN_GRAPH_REQUIRE_POSTGRES") == "1":
-                pytest.fail(
-                    "PostgreSQL is required (CAMPAIGN_GRAPH_REQUIRE_POSTGRES=1) but not installed"
-                )
-            pytest.skip("PostgreSQL server binaries are not installed")
-        server = ThrowawayPostgres(binaries).start()
-        url = server.url()
-    asyncio.run(
-        _execute(
-            url,
-            "DROP DATABASE IF EXISTS campaign_graph_template",
-            "CREATE DATABASE campaign_graph_template",
+def shared_sqlite_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """This process's SQLite database, shared by its tests."""
+    path = tmp_path_factory.mktemp("shared") / "shared.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The run's PostgreSQL server, with a migrated template database `campaign_graph_template`.
+
+    The first worker to need it starts the server and migrates the template; the others find it.
+    """
+    run_folder = Path(os.environ[RUN_FOLDER])
+    with _locked(run_folder / "postgres.lock"):
+        ready = run_folder / "postgres.url"
+        if ready.exists():
+            return ready.read_text()
+        url = os.environ.get("TEST_POSTGRES_URL")
+        if not url:
+            binaries = find_binaries()
+            if binaries is None:
+                if os.environ.get("CAMPAIGN_GRAPH_REQUIRE_POSTGRES") == "1":
+                    pytest.fail(
+                        "PostgreSQL is required (CAMPAIGN_GRAPH_REQUIRE_POSTGRES=1) but not installed"
+                    )
+                pytest.skip("PostgreSQL server binaries are not installed")
+            server = ThrowawayPostgres(binaries).start()
+            (run_folder / "postgres.json").write_text(server.state())
+            url = server.url()
+        asyncio.run(
+            _execute(
+                url,
+                "DROP DATABASE IF EXISTS campaign_graph_template",
+                "CREATE DATABASE campaign_graph_template",
+            )
         )
-    )
-    upgrade(_with_database(url, "campaign_graph_template"))
-    try:
+        upgrade(_with_database(url, "campaign_graph_template"))
+        ready.write_text(url)
+        return url
+
+
+@pytest.fixture(scope="session")
+def shared_postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """This process's PostgreSQL database, shared by its tests."""
+    with _postgres_database(postgres_admin_url, f"campaign_graph_shared_{os.getpid()}") as url:
         yield url
+
+
+@contextmanager
+def _postgres_database(admin_url: str, name: str) -> Iterator[str]:
+    asyncio.run(_execute(admin_url, f"CREATE DATABASE {name} TEMPLATE campaign_graph_template"))
+    try:
+        yield _with_database(admin_url, name)
     finally:
-        if server is not None:
-            server.stop()
+        asyncio.run(_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def _with_database(url: str, name: str) -> str:
@@ -87,19 +161,24 @@ async def _execute(url: str, *statements: str) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database for one test, on each backend."""
+    """A migrated database on each backend: the process's shared one, or, for a test marked
+    `fresh_database`, an empty one of its own."""
+    fresh = request.node.get_closest_marker(FRESH_DATABASE) is not None
     if request.param == "sqlite":
+        if not fresh:
+            yield request.getfixturevalue("shared_sqlite_url")
+            return
         path = tmp_path / "test.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
+    if not fresh:
+        yield request.getfixturevalue("shared_postgres_url")
+        return
     admin_url = request.getfixturevalue("postgres_admin_url")
     name = f"campaign_graph_test_{os.getpid()}_{next(_database_numbers)}"
-    asyncio.run(_execute(admin_url, f"CREATE DATABASE {name} TEMPLATE campaign_graph_template"))
-    try:
-        yield _with_database(admin_url, name)
-    finally:
-        asyncio.run(_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with _postgres_database(admin_url, name) as url:
+        yield url
 
 
 @pytest.fixture

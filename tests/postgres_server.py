@@ -1,10 +1,12 @@
 """A throwaway PostgreSQL server on 127.0.0.1 for the test suite.
 
 PostgreSQL refuses to run as root, so under root (CI) the server runs as the `postgres` user that
-Debian's package creates.
+Debian's package creates. One process starts it; `state()` and `from_state()` let another process
+(the xdist controller) stop it.
 """
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -62,6 +64,23 @@ class ThrowawayPostgres:
             "-l", str(self.folder / "server.log"), "-w", "start",
         )  # fmt: skip
         return self
+
+    def state(self) -> str:
+        """What another process needs to stop this server: JSON of binaries, folder and port."""
+        return json.dumps(
+            {"binaries": str(self.binaries), "folder": str(self.folder), "port": self.port}
+        )
+
+    @classmethod
+    def from_state(cls, state: str) -> "ThrowawayPostgres":
+        values = json.loads(state)
+        server = cls.__new__(cls)
+        server.binaries = Path(values["binaries"])
+        server.folder = Path(values["folder"])
+        server.data = server.folder / "data"
+        server.port = int(values["port"])
+        server.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return server
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from app.models import Campaign, Contact, Link, Recipient, Variant
@@ -54,6 +55,7 @@ async def add(client: Any, organization: Any, campaign_id: str, *emails: str, **
     return body["data"]["addRecipients"]
 
 
+@pytest.mark.fresh_database
 async def test_upsert_creates_then_updates_by_external_id(client, database, organization):
     created = await upsert(
         client,
@@ -146,6 +148,7 @@ async def test_upsert_creates_then_updates_by_external_id(client, database, orga
     assert body["data"]["campaigns"]["totalCount"] == 1
 
 
+@pytest.mark.fresh_database
 async def test_refused_input_names_every_field_and_changes_nothing(client, database, organization):
     await make_campaign(client, organization, "spring", name="Spring", cost="10.00")
     before = (await count(database, Campaign), await count(database, Variant))
@@ -188,6 +191,7 @@ async def test_refused_input_names_every_field_and_changes_nothing(client, datab
     assert await count(database, Campaign) == 1
 
 
+@pytest.mark.fresh_database
 async def test_add_recipients_counts_added_and_skipped(client, database, organization):
     campaign_id = await make_campaign(
         client, organization, "spring", variants=[{"name": "A"}, {"name": "B"}]
@@ -222,6 +226,7 @@ async def test_add_recipients_counts_added_and_skipped(client, database, organiz
     assert await count(database, Contact) == 4
 
 
+@pytest.mark.fresh_database
 async def test_add_recipients_refuses_bad_input_and_changes_nothing(client, database, organization):
     campaign_id = await make_campaign(client, organization, "spring", variants=[{"name": "A"}])
     refused = await add(client, organization, campaign_id, "ann@example.com", "not-an-email")

@@ -122,6 +122,7 @@ def postmark_record(type: str, email: str, number: int, minute: int) -> dict[str
     return record
 
 
+@pytest.mark.fresh_database
 async def test_concurrent_mutations_and_events_are_each_reflected_once(
     served: httpx.AsyncClient, database_url: str
 ) -> None:

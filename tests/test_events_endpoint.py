@@ -3,6 +3,7 @@
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from app.enums import Role
@@ -27,6 +28,7 @@ async def count(database: Any, model: Any) -> int:
         return int((await connection.execute(select(func.count()).select_from(model))).scalar())
 
 
+@pytest.mark.fresh_database
 async def test_every_bad_event_is_named_and_nothing_is_applied(client, database, organization):
     await make_campaign(client, organization, "spring")
     good = event("SENT", "ann@example.com", id="good")
@@ -94,6 +96,7 @@ async def test_every_bad_event_is_named_and_nothing_is_applied(client, database,
     assert response.json() == {"accepted": 1, "duplicates": 0, "unmatched": 0}
 
 
+@pytest.mark.fresh_database
 async def test_bodies_that_are_not_a_json_array_are_refused(client, database, organization):
     headers = organization.headers(Role.INTEGRATION)
     for body, content_type in [
@@ -169,6 +172,7 @@ async def test_duplicates_within_a_batch_and_across_batches(client, organization
     }
 
 
+@pytest.mark.fresh_database
 async def test_events_of_an_unknown_campaign_wait_for_it(client, database, organization):
     events = [
         event("SENT", "ann@example.com", campaign="autumn", id="1"),
@@ -209,6 +213,7 @@ async def test_events_of_an_unknown_campaign_wait_for_it(client, database, organ
     assert await count(database, Response) == 4
 
 
+@pytest.mark.fresh_database
 async def test_an_event_for_a_known_campaign_creates_contact_and_recipient(
     client, database, organization
 ):

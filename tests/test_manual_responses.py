@@ -203,6 +203,7 @@ def expected_stats(histories: dict[str, list[str]], revenue: str = "0.00") -> di
     return counts
 
 
+@pytest.mark.fresh_database
 async def test_record_for_a_campaign_that_is_not_tracked(client, organization, database):
     """A trade-show campaign: the admin types in who came by, who became a lead, who bought."""
     fair = await make_campaign(client, organization, "fair-2026", channel="EVENT")
@@ -253,6 +254,7 @@ async def test_record_for_a_campaign_that_is_not_tracked(client, organization, d
     await no_drift(database)
 
 
+@pytest.mark.fresh_database
 async def test_record_update_delete_and_record_again(client, organization, database):
     spring = await make_campaign(
         client, organization, "spring", links=[{"url": "https://example.com/a"}]
@@ -402,6 +404,7 @@ async def test_recipient_by_node_shows_the_new_state(client, organization, datab
     assert view["stats"] == expected_stats({"ann": ["SENT", "BOUNCED"]})
 
 
+@pytest.mark.fresh_database
 async def test_owner_section_and_variant_follow_manual_changes(client, organization, database):
     spring = await make_campaign(
         client, organization, "spring", variants=[{"name": "A"}, {"name": "B"}]
@@ -495,6 +498,7 @@ async def recipient_state(client, organization, database, campaign_id: str, emai
     return (await graphql(client, organization, RECIPIENT_STATE, {"id": recipient}))["data"]["node"]
 
 
+@pytest.mark.fresh_database
 async def test_a_deleted_unsubscribe_no_longer_suppresses_the_contact(
     client, organization, database
 ):
@@ -523,6 +527,7 @@ async def test_a_deleted_unsubscribe_no_longer_suppresses_the_contact(
     await no_drift(database)
 
 
+@pytest.mark.fresh_database
 async def test_a_contact_stays_suppressed_while_a_suppressing_response_is_left(
     client, organization, database
 ):
@@ -603,6 +608,7 @@ mutation($first: RecordResponseInput!, $second: RecordResponseInput!,
 }}"""
 
 
+@pytest.mark.fresh_database
 async def test_each_mutation_of_a_document_sees_the_writes_before_it(
     client, organization, database
 ):

@@ -67,6 +67,7 @@ def expected_drift(campaign_id: int) -> list[Drift]:
     ]
 
 
+@pytest.mark.fresh_database
 async def test_a_healthy_database_has_no_drift(client, database, organization):
     campaign_id = await fill(client, organization)
     async with database.read() as connection:
@@ -74,6 +75,7 @@ async def test_a_healthy_database_has_no_drift(client, database, organization):
         assert await reconcile(connection, campaign_id) == []
 
 
+@pytest.mark.fresh_database
 async def test_drift_is_reported_and_repaired(client, database, organization):
     campaign_id = await fill(client, organization)
     await tamper(database, campaign_id)
@@ -104,6 +106,7 @@ async def test_reconcile_of_one_campaign_leaves_the_others_alone(client, databas
         assert len(await reconcile(connection, campaign_id)) == 2
 
 
+@pytest.mark.fresh_database
 def test_the_command_reports_drift_and_repairs_it(database_url, monkeypatch, capsys):
     """`campaign-graph reconcile`: exit 0 when healthy, 2 on drift, and --repair fixes it."""
 
@@ -146,6 +149,7 @@ def test_the_command_reports_drift_and_repairs_it(database_url, monkeypatch, cap
     assert "no drift" in capsys.readouterr().out
 
 
+@pytest.mark.fresh_database
 def test_the_command_refuses_an_unknown_campaign(database_url, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", database_url)
     with pytest.raises(SystemExit) as exit_info:

@@ -301,6 +301,7 @@ async def test_a_subscriber_hears_events_ingested_from_a_file(
             await command_database.dispose()
 
 
+@pytest.mark.fresh_database
 async def test_a_subscriber_hears_a_repair_made_by_the_command_line(
     app, client, organization, database, database_url
 ):

@@ -33,6 +33,7 @@ def settings_of(database_url: str, organization: str, provider: str) -> Any:
     return asyncio.run(read())
 
 
+@pytest.mark.fresh_database
 def test_set_and_list_credentials(database_url: str, monkeypatch: Any, capsys: Any) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     main(["orgs", "create", "Acme Corp"])
@@ -90,6 +91,7 @@ def test_set_and_list_credentials(database_url: str, monkeypatch: Any, capsys: A
     assert settings_of(database_url, "Acme Corp", "ses") == {"topic_arns": []}
 
 
+@pytest.mark.fresh_database
 @pytest.mark.parametrize(
     "arguments",
     [
@@ -112,6 +114,7 @@ def test_bad_credentials_are_refused(
     assert settings_of(database_url, "Acme", arguments[0]) is None
 
 
+@pytest.mark.fresh_database
 def test_remove_credentials(database_url: str, monkeypatch: Any, capsys: Any) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     main(["orgs", "create", "Acme"])

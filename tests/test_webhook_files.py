@@ -47,6 +47,7 @@ def ingest(capsys: Any, path: Path, provider: str) -> dict[str, int]:
     return ast.literal_eval(capsys.readouterr().out.strip())
 
 
+@pytest.mark.fresh_database
 @pytest.mark.parametrize(
     "provider, items, first",
     [
@@ -68,6 +69,7 @@ def test_a_provider_file_ingests_like_its_webhooks(
     assert ingest(capsys, path, provider) == {"accepted": 0, "duplicates": total, "unmatched": 0}
 
 
+@pytest.mark.fresh_database
 def test_a_bad_item_applies_nothing(database_url, monkeypatch, capsys, tmp_path) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     main(["orgs", "create", "Acme"])

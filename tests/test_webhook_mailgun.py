@@ -239,6 +239,7 @@ async def test_a_malformed_body_is_400(client, mailgun, database) -> None:
     assert await stored(database) == before
 
 
+@pytest.mark.fresh_database
 async def test_one_token_with_two_bodies_at_once_lets_one_through(
     client, mailgun, database
 ) -> None:
@@ -292,6 +293,7 @@ async def test_the_token_is_the_key_even_across_concurrent_transactions(mailgun,
     ]
 
 
+@pytest.mark.fresh_database
 def test_the_migration_carries_old_replay_tokens_over(database_url: str) -> None:
     from alembic import command
 

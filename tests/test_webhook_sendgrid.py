@@ -260,6 +260,7 @@ def without_custom_args(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return bare
 
 
+@pytest.mark.fresh_database
 @pytest.mark.parametrize("order", ["right", "reversed"])
 async def test_bare_events_give_the_same_numbers_in_any_order(
     client, sendgrid, database, order

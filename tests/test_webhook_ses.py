@@ -391,6 +391,7 @@ def untagged(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return bare
 
 
+@pytest.mark.fresh_database
 @pytest.mark.parametrize("order", ["right", "reversed"])
 async def test_untagged_events_give_the_same_numbers_in_any_order(
     client, organization_with_ses, database, order
