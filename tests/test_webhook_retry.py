@@ -25,6 +25,9 @@ from tests.factories import event, make_campaign, post_events
 from tests.test_webhook_sendgrid import BATCH, PUBLIC_KEY, signed
 from tests.webhook_helpers import configure, stats, stored
 
+# The tests count every stored response, of all organizations.
+pytestmark = pytest.mark.fresh_database
+
 
 class Aborted(Exception):
     """What asyncpg raises for a transaction PostgreSQL aborted."""
