@@ -329,3 +329,25 @@ def test_an_unknown_type_skips_the_checks_that_depend_on_the_type():
         f"type must be one of {types}: 'CLIKED'",
         "contact needs an email or an externalId",
     ]
+
+
+async def test_campaign_filter_and_export_instants_out_of_range_are_refused(client, organization):
+    campaign_id = await make_campaign(client, organization, "spring")
+    query = "query($f: CampaignFilter) { campaigns(filter: $f) { totalCount } }"
+    for edge, shown in ((EARLY_EDGE, EARLY_EDGE), (LATE_EDGE, LATE_EDGE),
+                        (BEFORE_EPOCH, "1969-12-31T23:59:59+00:00")):  # fmt: skip
+        for name in ("sentAfter", "sentBefore"):
+            body = await graphql(
+                client, organization, query, {"f": {name: edge}}, expect_errors=True
+            )
+            assert [(e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
+                (f"{name} must be {RANGE}: {shown}", "BAD_USER_INPUT")
+            ]
+        for name in ("since", "until"):
+            response = await client.get(
+                f"/exports/campaigns/{campaign_id}/activity.csv",
+                params={name: edge},
+                headers=organization.headers(),
+            )
+            assert response.status_code == 400
+            assert response.json() == {"error": f"{name} must be {RANGE}: {shown}"}
