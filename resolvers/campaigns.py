@@ -1,19 +1,23 @@
-"""Campaign fields: statistics, variants, links, and the campaign list."""
+"""Campaign lookups (by global id or external id), fields: statistics, variants, links, and the
+campaign list."""
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.metrics import funnel, metrics, rate
 from app.models import Campaign as CampaignModel
 from app.models import CampaignStats
 from resolvers import loaders, rows
-from resolvers.arguments import aware
+from resolvers.arguments import BadArgument, argument_pk, aware
 from resolvers.contacts import contact_by_pk, user_by_pk
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.pagination import encode_cursor, keyset_page, page_size
+from resolvers.search import search_argument
 from resolvers.selection import selects_any
 from schema import campaign as campaign_types
 from schema import organization as organization_types
@@ -34,6 +38,72 @@ async def find_campaign_by_pk(info: Info, pk: int | None) -> "campaign_types.Cam
         return None
     row = await info.context.loader("campaign_by_id", loaders.campaign_by_id).load(pk)
     return rows.campaign(row) if row else None
+
+
+# --- A campaign named by its global id or its external id ----------------------------------
+# Every argument that names a campaign (campaignId of mutations, filters and subscriptions, the
+# {id} of downloads) takes either; another organization's campaign is as unknown as a missing one.
+
+
+def _by_reference(organization_id: int, references: Sequence[str]) -> Select[Any]:
+    """The organization's campaigns whose global id or external id is one of `references`."""
+    pks = [pk for pk in (parse_pk(reference, "Campaign") for reference in references) if pk]
+    table = CampaignModel.__table__
+    return select(table).where(
+        table.c.organization_id == organization_id,
+        or_(table.c.id.in_(pks), table.c.external_id.in_(list(references))),
+    )
+
+
+def _pick(found: Sequence[Any], reference: str) -> Any:
+    """The campaign `reference` names among `found`: by global id first, else by external id."""
+    pk = parse_pk(reference, "Campaign")
+    by_id = next((row for row in found if row.id == pk), None)
+    return by_id or next((row for row in found if row.external_id == reference), None)
+
+
+async def campaign_row_by_reference(
+    connection: AsyncConnection, organization_id: int, reference: str
+) -> Any:
+    """The organization's campaign row named by `reference` (global id or external id), or None;
+    for callers outside a GraphQL operation (downloads, live statistics)."""
+    found = (await connection.execute(_by_reference(organization_id, [reference]))).all()
+    return _pick(found, reference)
+
+
+def _campaigns_by_reference(context: Context) -> DataLoader:
+    async def batch(references: list[str]) -> list[Any]:
+        found = await context.fetch(_by_reference(context.organization_id, references))
+        return [_pick(found, reference) for reference in references]
+
+    return DataLoader(batch)
+
+
+async def campaign_by_reference(info: Info, reference: str) -> "campaign_types.Campaign | None":
+    """The organization's campaign named by `reference` (global id or external id), or None."""
+    row = await info.context.loader("campaign_by_reference", _campaigns_by_reference).load(
+        reference
+    )
+    return rows.campaign(row) if row else None
+
+
+async def campaign(
+    info: Info, id: str | None, external_id: str | None
+) -> "campaign_types.Campaign | None":
+    """`campaign(id:)` or `campaign(externalId:)`: exactly one of them, as `contact()` takes;
+    None when the organization has no such campaign."""
+    given = [name for name, value in (("id", id), ("externalId", external_id)) if value is not None]
+    if len(given) != 1:
+        raise BadArgument("give exactly one of id and externalId")
+    if id is not None:
+        return await find_campaign_by_pk(info, argument_pk(id, "Campaign", "id"))
+    found = await info.context.fetch(
+        select(CampaignModel.__table__).where(
+            CampaignModel.organization_id == info.context.organization_id,
+            CampaignModel.external_id == external_id,
+        )
+    )
+    return rows.campaign(found[0]) if found else None
 
 
 async def project_by_pk(info: Info, pk: int | None) -> "organization_types.Project | None":
@@ -223,13 +293,16 @@ def campaign_filter(info: Info, filter: Any) -> list[ColumnElement[bool]]:
         )
     if filter.sender_id is not None:
         conditions.append(CampaignModel.sender_id == (parse_pk(filter.sender_id, "User") or -1))
-    if filter.search:
-        pattern = f"%{filter.search.lower()}%"
+    search = search_argument(filter.search, "filter.search")
+    if search:
+        # autoescape: a % or _ typed in the search box is a character, not a wildcard.
         conditions.append(
             or_(
-                func.lower(CampaignModel.name).like(pattern),
-                func.lower(func.coalesce(CampaignModel.subject, "")).like(pattern),
-                func.lower(CampaignModel.external_id).like(pattern),
+                func.lower(CampaignModel.name).contains(search, autoescape=True),
+                func.lower(func.coalesce(CampaignModel.subject, "")).contains(
+                    search, autoescape=True
+                ),
+                func.lower(CampaignModel.external_id).contains(search, autoescape=True),
             )
         )
     sent_after = aware(filter.sent_after, "sentAfter")

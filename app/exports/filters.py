@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from app import instants
 from app.enums import RecipientStatus, ResponseType
+from app.search import SearchTooLong, search_text
 from schema.node import parse_pk
 
 
@@ -122,9 +123,10 @@ ACTIVITY_PARAMETERS = {"types", "since", "until"}
 def recipient_filter(parameters: Parameters) -> RecipientFilter:
     """The recipient filter of the query parameters; FilterError on anything unusable."""
     parameters.check_names(RECIPIENT_PARAMETERS)
-    search = parameters.one("search")
-    if search is not None and len(search) > 200:
-        raise FilterError("search: at most 200 characters")
+    try:
+        search = search_text(parameters.one("search"), "search")
+    except SearchTooLong as exc:
+        raise FilterError(str(exc)) from None
     return RecipientFilter(
         status=_enums(parameters, "status", RecipientStatus),
         responded=_enums(parameters, "responded", ResponseType),
