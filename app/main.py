@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         await sns.close()
         await database.dispose()
 
-    graphql = RequireKey(GraphQLApp(database), database)
+    graphql = RequireKey(GraphQLApp(database), database, settings.max_body_bytes)
     sns = SnsClient()  # SNS signing certificates, fetched once and cached (tests add their own)
     # Per app, in its own registry: apps made in one process never share a metric.
     telemetry = Telemetry(database.engine, sources=["events", "tracking", *ADAPTERS])
