@@ -23,6 +23,8 @@ class PaginationError(GraphQLError):
 
 
 def page_size(first: int | None) -> int:
+    """The rows a page serves: `first: null` serves DEFAULT_PAGE, as omitting it does (and
+    schema.query_cost counts a null `first` as that page, so null is no way around the limit)."""
     if first is None:
         return DEFAULT_PAGE
     if first < 0 or first > MAX_PAGE:
