@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from graphql import build_schema, execute, parse
 
+from app.ids import global_id
 from bench.raw import RawDatabase, as_datetime
-from schema.node import global_id
 
 STATS_SUM = ", ".join(
     f"CAST(COALESCE(SUM({name}), 0) AS BIGINT)"

@@ -5,7 +5,7 @@ from datetime import datetime
 from graphql import GraphQLError
 
 from app import instants
-from schema.node import parse_global_id
+from app.ids import parse_global_id
 
 
 class BadArgument(GraphQLError):

@@ -9,6 +9,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.ids import parse_pk
 from app.metrics import funnel, metrics, rate
 from app.models import Campaign as CampaignModel
 from app.models import CampaignStats
@@ -22,7 +23,6 @@ from resolvers.selection import selects_any
 from schema import campaign as campaign_types
 from schema import organization as organization_types
 from schema.connection import Connection, Edge, PageInfo
-from schema.node import parse_pk
 from schema.stats import Funnel, Stats
 
 __all__ = ["user_by_pk", "contact_by_pk"]

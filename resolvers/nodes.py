@@ -2,10 +2,11 @@
 
 from sqlalchemy import select
 
+from app.ids import parse_global_id
 from app.models import Organization
 from resolvers import campaigns, contacts, loaders, recipients, responses, rows
 from resolvers.context import Info
-from schema.node import Node, parse_global_id
+from schema.node import Node
 from schema.organization import Viewer
 
 

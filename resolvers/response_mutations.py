@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from app import instants
 from app.enums import ResponseType, Role
+from app.ids import parse_pk
 from app.ingest import manual
 from app.ingest.events import MAX_CLOCK_SKEW, EventError, parse_cents, parse_email
 from app.pubsub import publish_campaigns_changed
@@ -19,7 +20,6 @@ from resolvers import campaigns, recipients, responses
 from resolvers.context import Info
 from resolvers.user_errors import UserErrors
 from schema.inputs import DeleteResponsesInput, RecordResponseInput, UpdateResponseStatusInput
-from schema.node import parse_pk
 from schema.payloads import DeleteResponsesPayload, RecordResponsePayload
 
 MAX_NOTE = 2000

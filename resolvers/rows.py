@@ -12,6 +12,7 @@ from app.enums import (
     ResponseType,
     SkipReason,
 )
+from app.ids import global_id
 from app.metrics import cents_to_decimal
 from schema import bounce as bounce_types
 from schema import campaign as campaign_types
@@ -19,7 +20,6 @@ from schema import contact as contact_types
 from schema import organization as organization_types
 from schema import recipient as recipient_types
 from schema import response as response_types
-from schema.node import global_id
 
 
 def campaign(row: Any, counters: dict[str, Any] | None = None) -> "campaign_types.Campaign":

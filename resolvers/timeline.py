@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from graphql import GraphQLError
 
 from app import instants
+from app.ids import parse_pk
 from app.models import TIMELINE_COUNTERS
 from resolvers import loaders
 from resolvers.context import Info
 from schema.enums import Granularity
-from schema.node import parse_pk
 from schema.stats import TimelineBucket
 
 if TYPE_CHECKING:

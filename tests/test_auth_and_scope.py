@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from app.auth import create_key, revoke_key
 from app.enums import Role
+from app.ids import global_id, parse_pk
 from app.models import Campaign
-from schema.node import global_id, parse_pk
 from tests.factories import (
     UPSERT_CAMPAIGN,
     event,

@@ -26,12 +26,12 @@ from sqlalchemy import func, insert, select, update
 
 from app.database import Database
 from app.enums import Role
+from app.ids import global_id
 from app.main import create_app
 from app.models import Contact, Recipient, Response
 from app.providers import postmark_settings
 from app.reconcile import reconcile
 from app.settings import Settings
-from schema.node import global_id
 from tests.factories import Organization, event, make_organization
 from tests.webhook_helpers import configure
 

@@ -26,8 +26,8 @@ from app.enums import Role
 from app.exports.activity import activity_batches
 from app.exports.filters import ActivityFilter, RecipientFilter
 from app.exports.recipients import recipient_batches
+from app.ids import global_id, parse_pk
 from app.models import Response
-from schema.node import global_id, parse_pk
 from tests.factories import event, graphql, make_campaign, make_organization, post_events
 
 FORMULA_NAME = '=HYPERLINK("http://evil.example","click")'

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.enums import Role
+from app.ids import global_id, parse_pk
 from app.models import (
     CampaignStats,
     Contact,
@@ -22,7 +23,6 @@ from app.models import (
     User,
 )
 from app.reconcile import reconcile
-from schema.node import global_id, parse_pk
 from tests.factories import (
     BASE_TIME,
     event,

@@ -36,11 +36,11 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from app.database import Database
+from app.ids import global_id, parse_pk
 from app.main import create_app
 from app.models import Contact, Recipient, Response
 from app.reconcile import reconcile
 from app.settings import Settings
-from schema.node import global_id, parse_pk
 from tests.factories import (
     BASE_TIME,
     add_recipients,

@@ -9,10 +9,10 @@ from sqlalchemy import text
 
 from app import cli
 from app.database import Database
+from app.ids import parse_pk
 from app.main import create_app
 from app.reconcile import Drift, reconcile
 from app.settings import Settings
-from schema.node import parse_pk
 from tests.factories import (
     Organization,
     event,

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.database import Database
+from app.ids import parse_pk
 from app.main import create_app
 from app.reconcile import reconcile
 from app.settings import Settings
-from schema.node import parse_pk
 from tests.factories import event, graphql, make_campaign, make_organization, post_events
 
 TYPES = [

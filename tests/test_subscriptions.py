@@ -24,9 +24,9 @@ from websockets.exceptions import ConnectionClosed
 from app.cli import ingest_file
 from app.database import Database
 from app.enums import Role
+from app.ids import global_id
 from app.models import CampaignStats, Contact
 from app.pubsub import broker_for, stop_broker
-from schema.node import global_id
 from tests.factories import event, graphql, make_campaign, make_organization, post_events
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from app.database import Database
 from app.exports.csv_stream import moment, text
 from app.exports.filters import ActivityFilter
+from app.ids import global_id
 from app.metrics import cents_to_decimal
 from app.models import Contact, Link, Response, Variant
-from schema.node import global_id
 
 BATCH_SIZE = 5000
 

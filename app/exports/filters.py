@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from app import instants
 from app.enums import RecipientStatus, ResponseType
+from app.ids import parse_pk
 from app.search import SearchTooLong, search_text
-from schema.node import parse_pk
 
 
 class FilterError(ValueError):

@@ -14,8 +14,8 @@ from app.database import Database
 from app.exports.csv_stream import moment as datetime_moment
 from app.exports.csv_stream import sqlite_moment, text
 from app.exports.filters import RecipientFilter
+from app.ids import global_id
 from app.models import Contact, Recipient, Response, User, Variant
-from schema.node import global_id
 
 BATCH_SIZE = 5000
 

@@ -16,8 +16,8 @@ from app.exports.campaign import file_name
 from app.exports.csv_stream import csv_chunks
 from app.exports.filters import Parameters, activity_filter, recipient_filter
 from app.exports.summary import load_summary, write_summary
+from app.ids import parse_pk
 from app.models import Campaign
-from schema.node import parse_pk
 
 KINDS = ("recipients", "activity", "summary")
 
