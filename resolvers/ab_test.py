@@ -51,7 +51,7 @@ async def campaign_ab_test(
     variants = await campaigns.campaign_variants(info, campaign.pk)
     if len(variants) < 2:
         return None
-    counters = await info.context.loader("variant_counters", loaders.variant_counters).load_many(
+    counters = await info.context.loader(loaders.variant_counters).load_many(
         [variant.pk for variant in variants]
     )
     numerator, denominator = METRIC_COUNTERS[metric]

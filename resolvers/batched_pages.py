@@ -171,12 +171,12 @@ async def batched_connection(
     be hashable; `cursor_of(row)` gives the row's sort key values."""
     size = page_size(first)
     check_cursor(after, cursor_kinds)
-    pages = context.loader(f"{name}:pages", _page_loader(shape_of))
+    pages = context.loader(_page_loader(shape_of), key=f"{name}:pages")
     found = await pages.load(_PageKey(parent, size, after, query))
     edges = [Edge(cursor=encode_cursor(cursor_of(row)), node=node_of(row)) for row in found[:size]]
 
     async def count_total() -> int:
-        counts = context.loader(f"{name}:counts", _count_loader(shape_of))
+        counts = context.loader(_count_loader(shape_of), key=f"{name}:counts")
         return int(await counts.load(_CountKey(parent, query)))
 
     return Connection(

@@ -29,14 +29,14 @@ __all__ = ["user_by_pk", "contact_by_pk"]
 
 
 async def campaign_by_pk(info: Info, pk: int) -> "campaign_types.Campaign":
-    row = await info.context.loader("campaign_by_id", loaders.campaign_by_id).load(pk)
+    row = await info.context.loader(loaders.campaign_by_id).load(pk)
     return rows.campaign(row)
 
 
 async def find_campaign_by_pk(info: Info, pk: int | None) -> "campaign_types.Campaign | None":
     if pk is None:
         return None
-    row = await info.context.loader("campaign_by_id", loaders.campaign_by_id).load(pk)
+    row = await info.context.loader(loaders.campaign_by_id).load(pk)
     return rows.campaign(row) if row else None
 
 
@@ -81,9 +81,7 @@ def _campaigns_by_reference(context: Context) -> DataLoader:
 
 async def campaign_by_reference(info: Info, reference: str) -> "campaign_types.Campaign | None":
     """The organization's campaign named by `reference` (global id or external id), or None."""
-    row = await info.context.loader("campaign_by_reference", _campaigns_by_reference).load(
-        reference
-    )
+    row = await info.context.loader(_campaigns_by_reference).load(reference)
     return rows.campaign(row) if row else None
 
 
@@ -109,7 +107,7 @@ async def campaign(
 async def project_by_pk(info: Info, pk: int | None) -> "organization_types.Project | None":
     if pk is None:
         return None
-    row = await info.context.loader("project_by_id", loaders.project_by_id).load(pk)
+    row = await info.context.loader(loaders.project_by_id).load(pk)
     return rows.project(row) if row else None
 
 
@@ -118,9 +116,7 @@ def stats_from(counters: dict[str, Any], cost_cents: int | None, human_only: boo
 
 
 async def _campaign_counters(info: Info, campaign_pk: int) -> dict[str, Any]:
-    return await info.context.loader("campaign_counters", loaders.campaign_counters).load(
-        campaign_pk
-    )
+    return await info.context.loader(loaders.campaign_counters).load(campaign_pk)
 
 
 # Fields of objects that came with their counters (a page of campaigns, a campaign's variants
@@ -164,9 +160,7 @@ def variant_stats(
 async def _loaded_variant_stats(
     info: Info, variant: "campaign_types.Variant", human_only: bool
 ) -> Stats:
-    counters = await info.context.loader("variant_counters", loaders.variant_counters).load(
-        variant.pk
-    )
+    counters = await info.context.loader(loaders.variant_counters).load(variant.pk)
     return stats_from(counters, None, human_only)
 
 
@@ -189,18 +183,14 @@ def links_of(
 
 
 async def campaign_variants(info: Info, campaign_pk: int) -> list["campaign_types.Variant"]:
-    found = await info.context.loader("variants_by_campaign", loaders.variants_by_campaign).load(
-        campaign_pk
-    )
+    found = await info.context.loader(loaders.variants_by_campaign).load(campaign_pk)
     return [rows.variant(row, counters) for row, counters in found]
 
 
 async def campaign_links(
     info: Info, campaign_pk: int, variant_pk: int | None = None
 ) -> list["campaign_types.Link"]:
-    found = await info.context.loader("links_by_campaign", loaders.links_by_campaign).load(
-        campaign_pk
-    )
+    found = await info.context.loader(loaders.links_by_campaign).load(campaign_pk)
     # The counters read with the links are the whole campaign's; a variant's link counts its own.
     return [
         rows.link(row, variant_pk, counters if variant_pk is None else None)
@@ -221,19 +211,15 @@ async def _loaded_link_count(info: Info, link: "campaign_types.Link", name: str)
 
 async def link_counters(info: Info, link: "campaign_types.Link") -> dict[str, int]:
     if link.variant_pk is None:
-        return await info.context.loader("link_counters", loaders.link_counters).load(link.pk)
-    return await info.context.loader("link_variant_counters", loaders.link_variant_counters).load(
-        (link.pk, link.variant_pk)
-    )
+        return await info.context.loader(loaders.link_counters).load(link.pk)
+    return await info.context.loader(loaders.link_variant_counters).load((link.pk, link.variant_pk))
 
 
 async def _whole_counters(info: Info, link: "campaign_types.Link") -> dict[str, Any]:
     """The counters a link's rates divide by: its variant's, or its campaign's."""
     if link.variant_pk is None:
         return await _campaign_counters(info, link.campaign_pk)
-    return await info.context.loader("variant_counters", loaders.variant_counters).load(
-        link.variant_pk
-    )
+    return await info.context.loader(loaders.variant_counters).load(link.variant_pk)
 
 
 async def link_click_rate(info: Info, link: "campaign_types.Link") -> float | None:
@@ -250,7 +236,7 @@ async def link_top_clickers(
     info: Info, link: "campaign_types.Link", first: int
 ) -> list["campaign_types.LinkClicker"]:
     first = max(0, min(first, 100))
-    found = await info.context.loader("top_clickers", loaders.top_clickers).load((link.pk, first))
+    found = await info.context.loader(loaders.top_clickers).load((link.pk, first))
     contacts = [await contact_by_pk(info, row.contact_id) for row in found]
     return [
         campaign_types.LinkClicker(contact=contact, clicks=row.clicks)  # type: ignore[arg-type]
@@ -324,9 +310,7 @@ async def read_ahead(info: Info, campaigns: list["campaign_types.Campaign"]) -> 
     context = info.context
     reads: dict[str, Awaitable[list[Any]]] = {}
     if selects_any(info, ("stats", "funnel")):
-        reads["counters"] = context.loader(
-            "campaign_counters", loaders.campaign_counters
-        ).load_many(pks)
+        reads["counters"] = context.loader(loaders.campaign_counters).load_many(pks)
     if selects_any(info, ("variants",)):
         reads["variants"] = asyncio.gather(*(campaign_variants(info, pk) for pk in pks))
     if selects_any(info, ("links",)):

@@ -63,16 +63,12 @@ async def contact(
         raise BadArgument("give exactly one of id, email and externalId")
     context = info.context
     if id is not None:
-        row = await context.loader("contact_by_id", loaders.contact_by_id).load(
-            argument_pk(id, "Contact", "id")
-        )
+        row = await context.loader(loaders.contact_by_id).load(argument_pk(id, "Contact", "id"))
     elif email is not None:
         # Emails are stored trimmed and lower-cased.
-        row = await context.loader("contact_by_email", contact_by_email).load(email.strip().lower())
+        row = await context.loader(contact_by_email).load(email.strip().lower())
     else:
-        row = await context.loader("contact_by_external_id", contact_by_external_id).load(
-            external_id
-        )
+        row = await context.loader(contact_by_external_id).load(external_id)
     return rows.contact(row) if row else None
 
 

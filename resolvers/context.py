@@ -2,8 +2,8 @@
 
 import asyncio
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 from graphql import GraphQLError
@@ -15,6 +15,8 @@ from strawberry.types import Info as StrawberryInfo
 from app.auth import Principal
 from app.database import Database
 from app.enums import Role
+
+T = TypeVar("T")
 
 
 class PermissionDenied(GraphQLError):
@@ -34,9 +36,10 @@ class Context:
         self.request_id = uuid.uuid4().hex[:16]
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
-        self._loaders: dict[str, Any] = {}
+        # Keyed by the loader's factory itself (or an explicit key for factories made per call).
+        self._loaders: dict[Hashable, Any] = {}
         # Values read along with other rows, for loaders not made yet (see `prime`).
-        self._primed: dict[str, dict[Any, Any]] = {}
+        self._primed: dict[Hashable, dict[Any, Any]] = {}
 
     @property
     def organization_id(self) -> int:
@@ -59,8 +62,10 @@ class Context:
             result = await self._connection.execute(statement, parameters)
             return result.all()
 
-    def loader(self, name: str, factory: Any) -> Any:
-        """The request's dataloader called `name`, made on first use."""
+    def loader(self, factory: Callable[["Context"], T], key: Hashable = None) -> T:
+        """The request's loader made by `factory` (a dataloader, or any per-request object), made
+        on first use; `key` names it when the factory itself is made per call."""
+        name = factory if key is None else key
         if name not in self._loaders:
             loader = factory(self)
             for key, value in self._primed.pop(name, {}).items():
@@ -68,9 +73,9 @@ class Context:
             self._loaders[name] = loader
         return self._loaders[name]
 
-    def prime(self, name: str, key: Any, value: Any) -> None:
-        """Give the loader called `name` the value of `key`, read along with something else, so
-        that loading it costs no statement."""
+    def prime(self, name: Hashable, key: Any, value: Any) -> None:
+        """Give the loader made by `name` (its factory) the value of `key`, read along with
+        something else, so that loading it costs no statement."""
         loader = self._loaders.get(name)
         if loader is not None:
             loader.prime(key, value)

@@ -28,12 +28,10 @@ async def campaign_engagement(
             f"first must be between 0 and {MAX_ROWS}, got {first}",
             extensions={"code": "BAD_USER_INPUT", "argument": "first"},
         )
-    found = await info.context.loader("engagement_rows", loaders.engagement_rows).load(
+    found = await info.context.loader(loaders.engagement_rows).load(
         (campaign.pk, dimension.value, first)
     )
-    counters = await info.context.loader("campaign_counters", loaders.campaign_counters).load(
-        campaign.pk
-    )
+    counters = await info.context.loader(loaders.campaign_counters).load(campaign.pk)
     campaign_opened = int(counters["opened"])
     return [
         EngagementRow(

@@ -105,7 +105,7 @@ def _children(
     joined: ColumnElement[bool],
     counters: Sequence[str],
     with_updated: bool,
-    primes: str,
+    primes: Callable[[Context], DataLoader],
 ) -> Callable[[Context], DataLoader]:
     """A loader of a campaign's children (variants, links) as (row, counters), reached through a
     scoped campaign, each with its counters summed in the same statement.
@@ -177,7 +177,7 @@ variants_by_campaign = _children(
     (stats_table.c.campaign_id == Variant.campaign_id) & (stats_table.c.variant_id == Variant.id),
     STATS_COUNTERS,
     True,
-    primes="variant_counters",
+    primes=variant_counters,
 )
 links_by_campaign = _children(
     Link,
@@ -186,7 +186,7 @@ links_by_campaign = _children(
     link_table.c.link_id == Link.id,
     ("clicks", "clicked"),
     False,
-    primes="link_counters",
+    primes=link_counters,
 )
 
 

@@ -26,10 +26,10 @@ async def node(info: Info, id: str) -> Node | None:
     if type_name == "Campaign":
         return await campaigns.find_campaign_by_pk(info, pk)
     if type_name == "Variant":
-        row = await context.loader("variant_by_id", loaders.variant_by_id).load(pk)
+        row = await context.loader(loaders.variant_by_id).load(pk)
         return rows.variant(row) if row else None
     if type_name == "Link":
-        row = await context.loader("link_by_id", loaders.link_by_id).load(pk)
+        row = await context.loader(loaders.link_by_id).load(pk)
         return rows.link(row) if row else None
     if type_name == "Contact":
         return await contacts.contact_by_pk(info, pk)

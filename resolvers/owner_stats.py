@@ -16,10 +16,10 @@ NO_OWNER = 0
 async def campaign_stats_by_owner(info: Info, campaign: "Campaign") -> list[OwnerStats]:
     """One section per owner with recipients, by owner name; recipients without an owner last.
     Cost belongs to the campaign as a whole, so a section has none."""
-    sections = await info.context.loader("owner_counters", loaders.owner_counters).load(campaign.pk)
+    sections = await info.context.loader(loaders.owner_counters).load(campaign.pk)
     sections = [counters for counters in sections if int(counters["recipients"])]
     owner_ids = [int(c["owner_id"]) for c in sections if int(c["owner_id"]) != NO_OWNER]
-    users = await info.context.loader("user_by_id", loaders.user_by_id).load_many(owner_ids)
+    users = await info.context.loader(loaders.user_by_id).load_many(owner_ids)
     owners = {user.id: rows.user(user) for user in users if user is not None}
     result = [
         OwnerStats(

@@ -173,7 +173,7 @@ async def recipients_connection(
     if connection.edges and selects_any(info, ("contact",)):
         # The page's contacts in one batch, so each row answers `contact` synchronously.
         nodes = [edge.node for edge in connection.edges]
-        found = await info.context.loader("contact_by_id", loaders.contact_by_id).load_many(
+        found = await info.context.loader(loaders.contact_by_id).load_many(
             [node.contact_pk for node in nodes]
         )
         for node, row in zip(nodes, found, strict=True):

@@ -12,7 +12,7 @@ from schema import response as response_types
 async def recipient_by_pk(info: Info, pk: int | None) -> "recipient_types.Recipient | None":
     if pk is None:
         return None
-    row = await info.context.loader("recipient_by_id", loaders.recipient_by_id).load(pk)
+    row = await info.context.loader(loaders.recipient_by_id).load(pk)
     return rows.recipient(row) if row else None
 
 
@@ -31,9 +31,7 @@ async def variant(
 ) -> "campaign_types.Variant | None":
     if recipient.variant_pk is None:
         return None
-    row = await info.context.loader("variant_by_id", loaders.variant_by_id).load(
-        recipient.variant_pk
-    )
+    row = await info.context.loader(loaders.variant_by_id).load(recipient.variant_pk)
     return rows.variant(row) if row else None
 
 
@@ -42,7 +40,5 @@ async def latest_response(
 ) -> "response_types.Response | None":
     if recipient.latest_response_pk is None:
         return None
-    row = await info.context.loader("response_by_id", loaders.response_by_id).load(
-        recipient.latest_response_pk
-    )
+    row = await info.context.loader(loaders.response_by_id).load(recipient.latest_response_pk)
     return rows.response(row) if row else None

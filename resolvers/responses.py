@@ -11,7 +11,7 @@ from schema import response as response_types
 async def response_by_pk(info: Info, pk: int | None) -> "response_types.Response | None":
     if pk is None:
         return None
-    row = await info.context.loader("response_by_id", loaders.response_by_id).load(pk)
+    row = await info.context.loader(loaders.response_by_id).load(pk)
     return rows.response(row) if row else None
 
 
@@ -30,14 +30,12 @@ async def variant(
 ) -> "campaign_types.Variant | None":
     if response.variant_pk is None:
         return None
-    row = await info.context.loader("variant_by_id", loaders.variant_by_id).load(
-        response.variant_pk
-    )
+    row = await info.context.loader(loaders.variant_by_id).load(response.variant_pk)
     return rows.variant(row) if row else None
 
 
 async def link(info: Info, response: "response_types.Response") -> "campaign_types.Link | None":
     if response.link_pk is None:
         return None
-    row = await info.context.loader("link_by_id", loaders.link_by_id).load(response.link_pk)
+    row = await info.context.loader(loaders.link_by_id).load(response.link_pk)
     return rows.link(row) if row else None

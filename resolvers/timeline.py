@@ -169,7 +169,7 @@ async def campaign_timeline(
     if timezone is None:
         timezone = info.context.principal.timezone
     zone = zone_named(timezone)
-    budget = info.context.loader("timeline_bucket_budget", BucketBudget)
+    budget = info.context.loader(BucketBudget)
 
     edges: list[datetime] | None = None
     lower = local_start(start, granularity, zone) if start else None
@@ -181,7 +181,7 @@ async def campaign_timeline(
     elif end is not None:
         last_period = local_start(end - timedelta(microseconds=1), granularity, zone)
         upper = next_start(last_period, granularity, zone)
-    rows: list[Any] = await info.context.loader("timeline_rows", loaders.timeline_rows).load(
+    rows: list[Any] = await info.context.loader(loaders.timeline_rows).load(
         (campaign.pk, variant_pk, lower, upper)
     )
     if edges is None:
