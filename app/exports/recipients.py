@@ -16,6 +16,7 @@ from app.exports.csv_stream import sqlite_moment, text
 from app.exports.filters import RecipientFilter
 from app.ids import global_id
 from app.models import Contact, Recipient, Response, User, Variant
+from app.recipient_query import RecipientCriteria, recipient_filter_conditions
 
 BATCH_SIZE = 5000
 
@@ -52,13 +53,8 @@ LatestResponse = aliased(Response, name="latest_response")
 
 def filter_conditions(campaign_pk: int, chosen: RecipientFilter) -> list[ColumnElement[bool]]:
     """The campaign's recipients that Campaign.recipients(filter: ...) lists: the table's own
-    filter builder, so the download and the table always agree."""
-    # The resolvers and schema modules import each other; loading them through schema.root
-    # is the order that works (importing resolvers.recipient_list first fails).
-    import schema.root  # noqa: F401
-    from resolvers import recipient_list
-
-    criteria = recipient_list.RecipientCriteria(
+    filter conditions (app/recipient_query.py), so the download and the table always agree."""
+    criteria = RecipientCriteria(
         statuses=tuple(sorted({status.value for status in chosen.status})),
         responded=tuple(sorted({kind.value for kind in chosen.responded})),
         variant_pk=chosen.variant_id,
@@ -68,7 +64,7 @@ def filter_conditions(campaign_pk: int, chosen: RecipientFilter) -> list[ColumnE
     )
     return [
         Recipient.campaign_id == campaign_pk,
-        *recipient_list.recipient_filter_conditions(criteria),
+        *recipient_filter_conditions(criteria),
     ]
 
 
