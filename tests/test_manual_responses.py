@@ -803,6 +803,7 @@ async def test_bad_update_input_changes_nothing(
     assert await snapshot(database) == before
 
 
+@pytest.mark.fresh_database
 @pytest.mark.parametrize(
     ("campaign", "contact", "note", "field", "code"),
     [

@@ -234,7 +234,10 @@ async def test_a_subscriber_hears_responses_recorded_and_deleted_by_hand(
             async with database.read() as connection:
                 ann = (
                     await connection.execute(
-                        select(Contact.id).where(Contact.email == "ann@example.com")
+                        select(Contact.id).where(
+                            Contact.organization_id == organization.id,
+                            Contact.email == "ann@example.com",
+                        )
                     )
                 ).scalar_one()
             deleted = await graphql(

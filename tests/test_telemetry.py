@@ -145,7 +145,7 @@ async def test_tracking_and_manual_responses_are_counted(
 ) -> None:
     campaign_id = await make_campaign(metrics_client, organization, "spring")
     await post_events(metrics_client, organization, [event("SENT", "ann@example.com", id="a")])
-    recipients, _ = await ids(database, "spring")
+    recipients, _ = await ids(database, organization, "spring")
     pixel = make_token(TRACKING_SECRET, OPEN, organization.id, recipients["ann@example.com"])
     forged = make_token("not the secret", OPEN, organization.id, recipients["ann@example.com"])
     for token in (pixel, pixel, forged):

@@ -29,8 +29,10 @@ async def tracking_client(database: Any, database_url: str) -> Any:
         yield client
 
 
-async def ids(database: Any, campaign_external_id: str) -> tuple[dict[str, int], dict[str, int]]:
-    """Recipient ids by email and link ids by URL of a campaign."""
+async def ids(
+    database: Any, organization: Any, campaign_external_id: str
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Recipient ids by email and link ids by URL of an organization's campaign."""
     from app.models import Campaign, Contact
 
     async with database.read() as connection:
@@ -38,11 +40,13 @@ async def ids(database: Any, campaign_external_id: str) -> tuple[dict[str, int],
             select(Contact.email, Recipient.id)
             .join(Recipient, Recipient.contact_id == Contact.id)
             .join(Campaign, Campaign.id == Recipient.campaign_id)
+            .where(Campaign.organization_id == organization.id)
             .where(Campaign.external_id == campaign_external_id)
         )
         links = await connection.execute(
             select(Link.url, Link.id)
             .join(Campaign, Campaign.id == Link.campaign_id)
+            .where(Campaign.organization_id == organization.id)
             .where(Campaign.external_id == campaign_external_id)
         )
         return dict(recipients.all()), dict(links.all())
@@ -61,7 +65,7 @@ async def sent(client: Any, organization: Any, database: Any) -> Any:
     await make_campaign(
         client, organization, "autumn", links=[{"url": "https://example.com/autumn"}]
     )
-    return await ids(database, "spring")
+    return await ids(database, organization, "spring")
 
 
 def test_tokens_round_trip_and_refuse_tampering() -> None:
@@ -113,7 +117,7 @@ async def test_tampered_or_foreign_tokens_record_nothing(
     tracking_client, organization, sent, database
 ) -> None:
     recipients, links = sent
-    _, autumn_links = await ids(database, "autumn")
+    _, autumn_links = await ids(database, organization, "autumn")
     ann, pricing = recipients["ann@example.com"], links["https://example.com/pricing"]
     good = make_token(SECRET, CLICK, organization.id, ann, pricing)
     other = await make_organization(database)

@@ -140,6 +140,7 @@ EXPECTED = {
 }  # fmt: skip
 
 
+@pytest.mark.fresh_database
 async def test_signed_events_become_statistics(client, mailgun, database) -> None:
     totals = await post_all(client, mailgun, EVENTS)
     assert totals == {"accepted": 14, "duplicates": 0, "unmatched": 1}
@@ -254,6 +255,7 @@ async def test_one_token_with_two_bodies_at_once_lets_one_through(
     assert (counts["responses"], counts["tokens"]) == (1, 1)
 
 
+@pytest.mark.fresh_database
 async def test_the_token_is_the_key_even_across_concurrent_transactions(mailgun, database) -> None:
     now = datetime.now(UTC)
     seen = asyncio.Event()

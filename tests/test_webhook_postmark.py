@@ -116,6 +116,7 @@ EXPECTED = {
 }  # fmt: skip
 
 
+@pytest.mark.fresh_database
 async def test_records_become_statistics(client, postmark, database) -> None:
     totals = {"accepted": 0, "duplicates": 0, "unmatched": 0}
     for item in RECORDS:

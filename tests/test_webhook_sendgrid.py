@@ -111,6 +111,7 @@ EXPECTED = {
 }  # fmt: skip
 
 
+@pytest.mark.fresh_database
 async def test_a_signed_batch_becomes_statistics(client, sendgrid, database) -> None:
     response = await post(client, sendgrid, BATCH)
     assert response.status_code == 200, response.text

@@ -218,6 +218,7 @@ EXPECTED = {
 }  # fmt: skip
 
 
+@pytest.mark.fresh_database
 async def test_signed_notifications_become_statistics(
     client, organization_with_ses, database, aws
 ) -> None:
@@ -361,6 +362,7 @@ async def test_events_without_tags_match_by_message_id(client, organization_with
     assert (await stats(client, organization_with_ses))["opened"] == 1
 
 
+@pytest.mark.fresh_database
 async def test_ses_test_notification_is_kept_not_refused(
     client, organization_with_ses, database
 ) -> None:
