@@ -3,7 +3,6 @@
 import time
 from datetime import UTC, datetime
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,27 +12,11 @@ from app.enums import Role
 from app.ingest.apply import IngestResult, apply_events
 from app.ingest.events import EventError, bad_event_count, decode_body, parse_events
 from app.pubsub import publish_campaigns_changed
-from app.routes.graphql import json_error, principal_of
+from app.routes.http import json_error, json_response, principal_of, read_body
 from app.settings import Settings
 from app.telemetry import Telemetry
 
 SOURCE = "events"
-
-
-def json_response(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-async def read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it grows past `limit` bytes."""
-    size = 0
-    chunks = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def events_endpoint(database: Database, settings: Settings, telemetry: Telemetry):  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ from app.exports.campaign import file_name
 from app.exports.csv_stream import csv_chunks
 from app.exports.filters import FilterError, Parameters, activity_filter, recipient_filter
 from app.exports.summary import load_summary, write_summary
-from app.routes.graphql import json_error, principal_of
+from app.routes.http import json_error, principal_of
 from resolvers.campaigns import campaign_row_by_reference
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -29,6 +29,7 @@ from app.routes.graphql_http import (
     response_media_type,
     status_of,
 )
+from app.routes.http import principal_of
 from app.settings import Settings
 from resolvers.context import Context
 from schema.root import schema
@@ -201,12 +202,6 @@ class GraphQLApp(GraphQL):
         return UNSET
 
 
-def json_error(status: int, message: str) -> Response:
-    return Response(
-        orjson.dumps({"error": message}), status_code=status, media_type="application/json"
-    )
-
-
 # Headers the spec (and RFC 6750 for 401) asks of some refusals.
 REFUSAL_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 405: {"Allow": "POST"}}
 
@@ -222,7 +217,7 @@ def graphql_error(status: int, message: str, accept: str | None) -> Response:
     )
 
 
-async def read_body(receive: Receive, limit: int) -> bytes | None:
+async def receive_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, or None once it grows past `limit` bytes (chunked bodies included)."""
     size = 0
     chunks = []
@@ -292,17 +287,9 @@ class RequireKey:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await too_large(scope, receive, send)
             return
-        body = await read_body(receive, self.max_body_bytes)
+        body = await receive_body(receive, self.max_body_bytes)
         if body is None:
             await too_large(scope, receive, send)
             return
         scope["principal"] = principal
         await self.app(scope, replay(body, receive), send)
-
-
-async def principal_of(database: Database, request: Request) -> Any:
-    key = bearer_token(request.headers.get("authorization"))
-    if key is None:
-        return None
-    async with database.read() as connection:
-        return await authenticate(connection, key)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import bearer_token
-from app.routes.graphql import json_error
+from app.routes.http import json_error
 from app.settings import Settings
 from app.telemetry import Telemetry
 

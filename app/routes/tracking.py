@@ -29,7 +29,7 @@ from app.ingest.geolocation import Geolocator, geolocator_for, with_place
 from app.ingest.providers.tracking import CLICK, OPEN, TrackingToken, read_token
 from app.models import Campaign, Contact, Link, Recipient
 from app.pubsub import publish_campaigns_changed
-from app.routes.graphql import json_error
+from app.routes.http import json_error
 from app.settings import Settings
 from app.telemetry import Telemetry
 

@@ -32,8 +32,7 @@ from app.ingest.providers.ses import SnsClient
 from app.models import SeenToken
 from app.providers import credentials_for, organization_by_name
 from app.pubsub import publish_campaigns_changed
-from app.routes.events import json_response, read_body
-from app.routes.graphql import json_error
+from app.routes.http import json_error, json_response, read_body
 from app.settings import Settings
 from app.telemetry import Telemetry
 
