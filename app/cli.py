@@ -1,31 +1,33 @@
-"""The `campaign-graph` command line."""
+"""The `campaign-graph` command line: arguments in, the domain modules' answers printed.
+
+Each command parses its options, calls the module that does the work (app/organizations.py,
+app/auth.py, app/ingest/replay.py, app/credentials.py, app/tracking_urls.py, app/demo/...) and
+turns its refusals into a CommandError: one line on standard error, exit status 1.
+"""
 
 import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app.auth import create_key, revoke_key
 from app.database import Database
-from app.enums import ResponseSource, Role
-from app.ingest.apply import IngestResult, apply_events
-from app.ingest.events import EventError, bad_event_count, decode_body, parse_events
+from app.enums import Role
+from app.ingest.apply import IngestResult
 from app.models import ApiKey, Campaign, Organization
+from app.organizations import OrganizationError, create_organization, organization_by_name
 from app.pubsub import publish_campaigns_changed
 from app.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
-INGEST_BATCH = 1000
 
 
 class CommandError(Exception):
@@ -45,14 +47,12 @@ def run(coroutine_function: Callable[[Database], Awaitable[Any]]) -> Any:
 
 async def organization_id(database: Database, name: str) -> int:
     async with database.read() as connection:
-        found = (
-            await connection.execute(select(Organization.id).where(Organization.name == name))
-        ).scalar()
+        found = await organization_by_name(connection, name)
     if found is None:
         raise CommandError(
             f"no organization named {name!r} (create it with: campaign-graph orgs create NAME)"
         )
-    return int(found)
+    return found
 
 
 def command_migrate(args: argparse.Namespace) -> None:
@@ -74,29 +74,15 @@ def command_serve(args: argparse.Namespace) -> None:
     )
 
 
-async def create_organization(database: Database, name: str, timezone: str) -> int:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CommandError(
-            f"unknown time zone {timezone!r} (an IANA name such as Europe/Amsterdam)"
-        ) from None
-    async with database.write() as connection:
-        exists = (
-            await connection.execute(select(Organization.id).where(Organization.name == name))
-        ).scalar()
-        if exists is not None:
-            raise CommandError(f"an organization named {name!r} exists already")
-        result = await connection.execute(
-            insert(Organization)
-            .values(name=name, timezone=timezone, created_at=datetime.now(UTC))
-            .returning(Organization.id)
-        )
-        return int(result.scalar_one())
-
-
 def command_orgs_create(args: argparse.Namespace) -> None:
-    run(lambda database: create_organization(database, args.name, args.timezone))
+    async def create(database: Database) -> int:
+        try:
+            async with database.write() as connection:
+                return await create_organization(connection, args.name, args.timezone)
+        except OrganizationError as exc:
+            raise CommandError(str(exc)) from None
+
+    run(create)
     console.print(f"organization {args.name!r} created")
 
 
@@ -157,65 +143,19 @@ def command_keys_revoke(args: argparse.Namespace) -> None:
 
 
 async def ingest_file(database: Database, org_name: str, path: Path, provider: str) -> IngestResult:
-    if provider != "canonical":
-        return await ingest_provider_file(database, org_name, path, provider)
+    """Replay an events file (app/ingest/replay.py) with a progress bar."""
+    from app.ingest.replay import ReplayError, apply_in_batches, read_events
+
     org = await organization_id(database, org_name)
-    body = path.read_bytes()
-    content_type = (
-        "application/x-ndjson" if not body.lstrip().startswith(b"[") else "application/json"
-    )
     try:
-        raw = decode_body(body, content_type)
-    except EventError as exc:
+        events = read_events(path.read_bytes(), provider)
+        with Progress(console=err_console) as progress:
+            task = progress.add_task(f"ingesting {path.name}", total=len(events))
+            return await apply_in_batches(
+                database, org, events, provider, lambda count: progress.advance(task, count)
+            )
+    except ReplayError as exc:
         raise CommandError(str(exc)) from None
-    events, problems = parse_events(raw, datetime.now(UTC))
-    if problems:
-        lines = "\n".join(f"  event {p.index}: {p.reason}" for p in problems[:50])
-        raise CommandError(f"{bad_event_count(problems)} bad event(s), nothing applied:\n{lines}")
-    total = IngestResult()
-    with Progress(console=err_console) as progress:
-        task = progress.add_task(f"ingesting {path.name}", total=len(events))
-        for start in range(0, len(events), INGEST_BATCH):
-            batch = events[start : start + INGEST_BATCH]
-            async with database.write() as connection:
-                result = await apply_events(connection, org, batch, source=ResponseSource.IMPORT)
-            total.merge(result)
-            # After each commit: live dashboards (PostgreSQL: on every app instance) follow a
-            # long import as it goes; a later batch that fails does not undo this one.
-            await publish_campaigns_changed(database, result.campaign_ids)
-            progress.advance(task, len(batch))
-    return total
-
-
-async def ingest_provider_file(
-    database: Database, org_name: str, path: Path, provider: str
-) -> IngestResult:
-    """A provider's exported events, normalized as their webhooks are (README, "Providers")."""
-    from app.ingest.providers.events import PayloadError
-    from app.ingest.providers.files import events_from_items
-    from app.ingest.providers.ingest import ingest_provider_events
-
-    org = await organization_id(database, org_name)
-    body = path.read_bytes()
-    content_type = "application/json" if body.lstrip().startswith(b"[") else "application/x-ndjson"
-    try:
-        events = events_from_items(provider, decode_body(body, content_type))
-    except (EventError, PayloadError) as exc:
-        raise CommandError(f"nothing applied: {exc}") from None
-    total = IngestResult()
-    with Progress(console=err_console) as progress:
-        task = progress.add_task(f"ingesting {path.name}", total=len(events))
-        for start in range(0, len(events), INGEST_BATCH):
-            batch = events[start : start + INGEST_BATCH]
-            try:
-                async with database.write() as connection:
-                    result = await ingest_provider_events(connection, org, batch, datetime.now(UTC))
-            except PayloadError as exc:
-                raise CommandError(f"events {start} to {start + len(batch) - 1}: {exc}") from None
-            total.merge(result)
-            await publish_campaigns_changed(database, result.campaign_ids)
-            progress.advance(task, len(batch))
-    return total
 
 
 def command_ingest(args: argparse.Namespace) -> None:
@@ -284,9 +224,15 @@ def command_reconcile(args: argparse.Namespace) -> None:
 
 
 def command_demo(args: argparse.Namespace) -> None:
-    from app.demo import load_demo
+    from app.demo.loader import DemoError, load_demo
 
-    key = run(lambda database: load_demo(database, args.recipients, args.org, err_console))
+    async def load(database: Database) -> str:
+        try:
+            return await load_demo(database, args.recipients, args.org, err_console)
+        except DemoError as exc:
+            raise CommandError(str(exc)) from None
+
+    key = run(load)
     err_console.print(f"an ADMIN key for {args.org!r} (shown once):")
     print(key)
 
@@ -343,29 +289,29 @@ def secret_value(value: str | None) -> str | None:
 def command_providers_set(args: argparse.Namespace) -> None:
     from urllib.parse import quote
 
-    from app import providers
+    from app import credentials
 
     try:
         if args.provider == "sendgrid":
-            settings = providers.sendgrid_settings(secret_value(args.public_key) or "")
+            settings = credentials.sendgrid_settings(secret_value(args.public_key) or "")
         elif args.provider == "mailgun":
-            settings = providers.mailgun_settings(secret_value(args.signing_key) or "")
+            settings = credentials.mailgun_settings(secret_value(args.signing_key) or "")
         elif args.provider == "postmark":
-            settings = providers.postmark_settings(
+            settings = credentials.postmark_settings(
                 args.username,
                 secret_value(args.password),
                 args.header_name,
                 secret_value(args.header_secret),
             )
         else:
-            settings = providers.ses_settings(args.topic_arn)
-    except providers.CredentialError as exc:
+            settings = credentials.ses_settings(args.topic_arn)
+    except credentials.CredentialError as exc:
         raise CommandError(str(exc)) from None
 
     async def store(database: Database) -> None:
         org = await organization_id(database, args.org)
         async with database.write() as connection:
-            await providers.set_credentials(connection, org, args.provider, settings)
+            await credentials.set_credentials(connection, org, args.provider, settings)
 
     run(store)
     console.print(f"{args.provider} credentials for {args.org!r} saved")
@@ -377,12 +323,12 @@ def command_providers_set(args: argparse.Namespace) -> None:
 
 
 def command_providers_list(args: argparse.Namespace) -> None:
-    from app import providers
+    from app import credentials
 
     async def listing(database: Database) -> list[Any]:
         org = await organization_id(database, args.org) if args.org else None
         async with database.read() as connection:
-            return await providers.list_credentials(connection, org)
+            return await credentials.list_credentials(connection, org)
 
     table = Table("organization", "provider", "settings", "updated")
     for name, provider, summary, updated in run(listing):
@@ -391,12 +337,12 @@ def command_providers_list(args: argparse.Namespace) -> None:
 
 
 def command_providers_remove(args: argparse.Namespace) -> None:
-    from app import providers
+    from app import credentials
 
     async def remove(database: Database) -> bool:
         org = await organization_id(database, args.org)
         async with database.write() as connection:
-            return await providers.delete_credentials(connection, org, args.provider)
+            return await credentials.delete_credentials(connection, org, args.provider)
 
     if not run(remove):
         raise CommandError(f"{args.org!r} has no {args.provider} credentials")
@@ -405,73 +351,31 @@ def command_providers_remove(args: argparse.Namespace) -> None:
     )
 
 
-async def tracking_urls(
-    database: Database,
-    secret: str,
-    org_name: str,
-    campaign: str,
-    email: str,
-    link: str | None,
-    base_url: str,
-) -> tuple[str, str | None]:
-    """The signed open-pixel URL of a recipient, and the click URL of one registered link."""
-    from urllib.parse import urlsplit
-
-    from app.ingest.providers.tracking import CLICK, OPEN, make_token
-    from app.models import Contact, Link, Recipient
-
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CommandError(f"--base-url must be an http(s) URL such as https://host: {base_url!r}")
-    org = await organization_id(database, org_name)
-    async with database.read() as connection:
-        row = (
-            await connection.execute(
-                select(Campaign.id, Recipient.id.label("recipient_id"))
-                .join(Recipient, Recipient.campaign_id == Campaign.id)
-                .join(Contact, Contact.id == Recipient.contact_id)
-                .where(
-                    Campaign.organization_id == org,
-                    Campaign.external_id == campaign,
-                    Contact.email == email.strip().lower(),
-                )
-            )
-        ).first()
-        if row is None:
-            raise CommandError(
-                f"{email!r} is not a recipient of campaign {campaign!r} in {org_name!r}"
-            )
-        link_id = None
-        if link is not None:
-            link_id = (
-                await connection.execute(
-                    select(Link.id).where(Link.campaign_id == row.id, Link.url == link)
-                )
-            ).scalar()
-            if link_id is None:
-                raise CommandError(
-                    f"{link!r} is not a link of campaign {campaign!r} "
-                    "(register it with upsertCampaign(links: ...))"
-                )
-    base = base_url.rstrip("/")
-    open_url = f"{base}/t/o/{make_token(secret, OPEN, org, row.recipient_id)}.gif"
-    click_url = (
-        f"{base}/t/c/{make_token(secret, CLICK, org, row.recipient_id, int(link_id))}"
-        if link_id is not None
-        else None
-    )
-    return open_url, click_url
-
-
 def command_tracking_url(args: argparse.Namespace) -> None:
     secret = Settings.from_environment().tracking_secret
     if not secret:
         raise CommandError("TRACKING_SECRET is not set: the app must sign with the same secret")
-    open_url, click_url = run(
-        lambda database: tracking_urls(
-            database, secret, args.org, args.campaign, args.contact, args.link, args.base_url
-        )
-    )
+    from app.tracking_urls import TrackingUrlError, check_base_url, tracking_urls
+
+    async def urls(database: Database) -> tuple[str, str | None]:
+        try:
+            check_base_url(args.base_url)
+            org = await organization_id(database, args.org)
+            async with database.read() as connection:
+                return await tracking_urls(
+                    connection,
+                    secret,
+                    org,
+                    args.org,
+                    args.campaign,
+                    args.contact,
+                    args.link,
+                    args.base_url,
+                )
+        except TrackingUrlError as exc:
+            raise CommandError(str(exc)) from None
+
+    open_url, click_url = run(urls)
     # URLs alone on standard output, one a line, for scripts and templates.
     print(open_url)
     if click_url is not None:

@@ -9,7 +9,6 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ingest.aggregate_writer import AGGREGATE_TABLES, add_deltas
-from app.ingest.apply import HISTORY_COLUMNS, history_entry, state_columns
 from app.ingest.contributions import (
     AggregateKey,
     Contribution,
@@ -21,6 +20,7 @@ from app.ingest.contributions import (
 )
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import recipient_state
+from app.ingest.refold import HISTORY_COLUMNS, history_entry, state_columns
 from app.models import Campaign, Contact, Link, Recipient, Response
 
 

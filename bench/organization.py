@@ -22,10 +22,11 @@ from app.database import Database
 from app.enums import ResponseType as T
 from app.enums import Role
 from app.ingest.aggregate_writer import AGGREGATE_TABLES
-from app.ingest.apply import state_columns, suppression_reason
+from app.ingest.apply import suppression_reason
 from app.ingest.contributions import Contribution, RecipientContext, contribution
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import recipient_state
+from app.ingest.refold import state_columns
 from app.models import ApiKey, Campaign, Link, Organization, Project, User, Variant
 
 OWNERS = 5

@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import instants
 from app.enums import ResponseType, Role
 from app.ingest.aggregate_writer import dialect_insert
-from app.ingest.apply import apply_events, apply_unmatched, ensure_recipients
+from app.ingest.apply import apply_events
 from app.ingest.events import CanonicalEvent, EventError, parse_cents, parse_email
+from app.ingest.matching import ensure_recipients
+from app.ingest.pending import apply_unmatched
 from app.ingest.recipient_sort import refresh_sort_keys
 from app.models import Campaign, Contact, Project, User, Variant
 from app.models import Link as LinkModel

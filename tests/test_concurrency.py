@@ -29,7 +29,7 @@ from app.enums import Role
 from app.ids import global_id
 from app.main import create_app
 from app.models import Contact, Recipient, Response
-from app.providers import postmark_settings
+from app.credentials import postmark_settings
 from app.reconcile import reconcile
 from app.settings import Settings
 from tests.factories import Organization, event, make_organization

@@ -10,14 +10,9 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from app.auth import authenticate
-from app.cli import CommandError
-from app.demo import (
-    CAMPAIGNS,
-    HORIZON,
-    address_book,
-    campaign_scripts,
-    load_demo,
-)
+from app.demo.generator import address_book, campaign_scripts
+from app.demo.loader import DemoError, load_demo
+from app.demo.plans import CAMPAIGNS, HORIZON
 from app.enums import ResponseType, Role
 from app.models import Campaign, Contact, Recipient, Response
 from app.models import Organization as OrganizationModel
@@ -173,7 +168,7 @@ async def test_a_second_run_only_makes_a_new_key(database):
 
 async def test_too_few_recipients_is_refused_and_creates_nothing(database):
     console, _ = quiet_console()
-    with pytest.raises(CommandError, match="at least"):
+    with pytest.raises(DemoError, match="at least"):
         await load_demo(database, 10, "Demo", console)
     async with database.read() as connection:
         assert (await connection.execute(select(func.count(OrganizationModel.id)))).scalar() == 0

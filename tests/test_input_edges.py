@@ -9,7 +9,7 @@ from graphql import parse
 
 from app.enums import ResponseType, Role
 from app.ingest.events import EventError, parse_datetime, parse_event
-from app.ingest.providers.events import PayloadError, from_iso, from_unix
+from app.ingest.providers.adapter import PayloadError, from_iso, from_unix
 from resolvers.pagination import DEFAULT_PAGE
 from schema.query_cost import query_cost
 from schema.root import schema

@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.cli import main
 from app.database import Database
-from app.providers import credentials_for, organization_by_name
+from app.credentials import credentials_for
+from app.organizations import organization_by_name
 
 PUBLIC_KEY = base64.b64encode(
     ec.generate_private_key(ec.SECP256R1())

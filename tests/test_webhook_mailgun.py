@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.database import Database
-from app.ingest.providers.events import SignatureError
+from app.ingest.providers.adapter import SignatureError
 from app.models import SeenToken
 from app.routes.webhooks import check_replay
 from tests.factories import BASE_TIME, graphql, make_campaign, make_organization

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.providers import postmark_settings
+from app.credentials import postmark_settings
 from tests.factories import BASE_TIME, make_campaign
 from tests.webhook_helpers import configure, recipients, stats, stored, unmatched_kinds
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.database import Database
 from app.models import Contact, Recipient, Response, SeenToken, UnmatchedEvent
-from app.providers import set_credentials
+from app.credentials import set_credentials
 from tests.factories import Organization, graphql
 
 STATS = (

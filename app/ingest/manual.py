@@ -15,15 +15,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.enums import BounceCategory, BounceType, ResponseSource, ResponseType, SkipReason
-from app.ingest.apply import (
-    SUPPRESSING,
-    apply_events,
-    load_histories,
-    lock_recipients,
-    refold_recipients,
-    suppression_reason,
-)
+from app.ingest.apply import SUPPRESSING, apply_events, suppression_reason
 from app.ingest.events import CanonicalEvent
+from app.ingest.refold import load_histories, lock_recipients, refold_recipients
 from app.models import Campaign, Contact, Link, Recipient, Response, Variant
 
 T = ResponseType

@@ -21,7 +21,7 @@ from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import IngestResult
 from app.ingest.geolocation import geolocator_for
 from app.ingest.providers import ADAPTERS, mailgun
-from app.ingest.providers.events import (
+from app.ingest.providers.adapter import (
     PayloadError,
     SignatureError,
     UpstreamError,
@@ -30,7 +30,8 @@ from app.ingest.providers.events import (
 from app.ingest.providers.ingest import ingest_provider_events
 from app.ingest.providers.ses import SnsClient
 from app.models import SeenToken
-from app.providers import credentials_for, organization_by_name
+from app.credentials import credentials_for
+from app.organizations import organization_by_name
 from app.pubsub import publish_campaigns_changed
 from app.routes.http import json_error, json_response, read_body
 from app.settings import Settings

@@ -122,7 +122,7 @@ def test_a_new_click_changes_only_what_it_adds() -> None:
 def test_history_rows_are_read_in_the_entry_field_order() -> None:
     """history_entry reads rows by position: HISTORY_COLUMNS must list HistoryEntry's fields in
     order, with the recipient id second."""
-    from app.ingest.apply import HISTORY_COLUMNS, history_entry
+    from app.ingest.refold import HISTORY_COLUMNS, history_entry
 
     names = [column.key for column in HISTORY_COLUMNS]
     assert names[1] == "recipient_id"

@@ -1,14 +1,14 @@
 """Provider adapters: each turns its provider's webhook into canonical events for the ingest core.
 
 `ADAPTERS[name](request, settings)` verifies a webhook request with the organization's settings
-and returns its events (app/ingest/providers/events.py); `ingest.py` applies them.
+and returns its events (app/ingest/providers/adapter.py); `ingest.py` applies them.
 """
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.ingest.providers import mailgun, postmark, sendgrid, ses
-from app.ingest.providers.events import Delivery, WebhookRequest
+from app.ingest.providers.adapter import Delivery, WebhookRequest
 
 Adapter = Callable[[WebhookRequest, dict[str, Any]], Awaitable[Delivery]]
 

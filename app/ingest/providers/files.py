@@ -11,7 +11,7 @@ normalized as its webhook would be, and replays stay no-ops by the same event id
 from typing import Any
 
 from app.ingest.providers import mailgun, postmark, sendgrid, ses
-from app.ingest.providers.events import PayloadError, ProviderEvent, digest, load_json
+from app.ingest.providers.adapter import PayloadError, ProviderEvent, digest, load_json
 
 FILE_PROVIDERS = ("sendgrid", "mailgun", "ses", "postmark")
 

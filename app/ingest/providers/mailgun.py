@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.enums import BounceCategory, ResponseType, SkipReason
-from app.ingest.providers.events import (
+from app.ingest.providers.adapter import (
     Delivery,
     PayloadError,
     ProviderEvent,

@@ -13,7 +13,7 @@ import hmac
 from typing import Any
 
 from app.enums import BounceCategory, ResponseType
-from app.ingest.providers.events import (
+from app.ingest.providers.adapter import (
     Delivery,
     PayloadError,
     ProviderEvent,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.enums import BounceCategory, BounceType, ResponseType, SkipReason
-from app.ingest.providers.events import (
+from app.ingest.providers.adapter import (
     Delivery,
     PayloadError,
     ProviderEvent,

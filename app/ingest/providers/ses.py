@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from app.enums import BounceCategory, ResponseType, SkipReason
-from app.ingest.providers.events import (
+from app.ingest.providers.adapter import (
     Delivery,
     PayloadError,
     ProviderEvent,

@@ -90,13 +90,6 @@ def describe(provider: str, settings: dict[str, Any]) -> str:
     return ""
 
 
-async def organization_by_name(connection: AsyncConnection, name: str) -> int | None:
-    found = (
-        await connection.execute(select(Organization.id).where(Organization.name == name))
-    ).scalar()
-    return int(found) if found is not None else None
-
-
 async def credentials_for(
     connection: AsyncConnection, organization_id: int, provider: str
 ) -> dict[str, Any] | None:
