@@ -33,9 +33,12 @@ tests/clients/node_modules/.package-lock.json: tests/clients/package.json tests/
 	@if command -v npm >/dev/null 2>&1; then cd tests/clients && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: tests with real clients are skipped"; fi
 
+# ruff (format and rules), mypy (no errors), and the layers contract (pyproject.toml).
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Refresh the lock file after changing pyproject.toml's dependencies.
 lock:
