@@ -114,3 +114,18 @@ class Dimension(str, Enum):
     BROWSER = "BROWSER"
     OS = "OS"
     EMAIL_DOMAIN = "EMAIL_DOMAIN"
+
+
+# The local period a campaign timeline sums its events by.
+class Granularity(Enum):
+    QUARTER_HOUR = "QUARTER_HOUR"
+    HOUR = "HOUR"
+    DAY = "DAY"
+
+
+# The rate an A/B test compares its variants by.
+class ABMetric(Enum):
+    OPEN_RATE = "OPEN_RATE"
+    CLICK_RATE = "CLICK_RATE"
+    CLICK_TO_OPEN_RATE = "CLICK_TO_OPEN_RATE"
+    CONVERSION_RATE = "CONVERSION_RATE"

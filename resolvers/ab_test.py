@@ -4,19 +4,16 @@ The statistics are pure functions in app/ab_statistics.py; this module reads the
 statement for every variant of every campaign asked for) and shapes the answer.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 
 from app import ab_statistics
+from app.enums import ABMetric
 from resolvers import campaigns, loaders
 from resolvers.context import Info
-from schema.enums import ABMetric
-
-if TYPE_CHECKING:
-    from schema.ab_test import ABTest, HeatmapCell
-    from schema.campaign import Campaign
+from resolvers.records import Counters, Row
 
 # The metric's (numerator, denominator) among the statistics counters (DESIGN.md, "Metrics").
 METRIC_COUNTERS = {
@@ -35,12 +32,24 @@ class VariantCounts:
     recipients: int
 
 
-async def campaign_ab_test(
-    info: Info, campaign: "Campaign", metric: ABMetric | None, confidence: float | None
-) -> "ABTest | None":
-    """The A/B comparison; None when the campaign has fewer than two variants."""
-    from schema import ab_test as types  # the schema module imports this one
+@dataclass(frozen=True, slots=True)
+class ABResult:
+    """The comparison: the variants (rows with their counters) in the order of `comparisons`,
+    the control's and the winner's index among them, and each variant's counts for heatmaps."""
 
+    metric: ABMetric
+    variants: list[tuple[Row, Counters]]
+    control: int
+    winner: int | None
+    significant: bool
+    comparisons: list[ab_statistics.Comparison]
+    cells: list[VariantCounts]
+
+
+async def campaign_ab_test(
+    info: Info, campaign_pk: int, metric: ABMetric | None, confidence: float | None
+) -> ABResult | None:
+    """The A/B comparison; None when the campaign has fewer than two variants."""
     metric = metric or ABMetric.CLICK_RATE
     confidence = 0.95 if confidence is None else confidence
     if not 0.0 < confidence < 1.0:
@@ -48,48 +57,40 @@ async def campaign_ab_test(
             f"confidence must be between 0 and 1 (exclusive), e.g. 0.95; got {confidence}",
             extensions={"code": "BAD_USER_INPUT", "argument": "confidence"},
         )
-    variants = await campaigns.campaign_variants(info, campaign.pk)
+    variants = await campaigns.campaign_variants(info, campaign_pk)
     if len(variants) < 2:
         return None
     counters = await info.context.loader(loaders.variant_counters).load_many(
-        [variant.pk for variant in variants]
+        [row.id for row, _ in variants]
     )
     numerator, denominator = METRIC_COUNTERS[metric]
     arms = [ab_statistics.Arm(int(c[numerator]), int(c[denominator])) for c in counters]
-    control = next((i for i, variant in enumerate(variants) if variant.is_control), 0)
+    control = next((i for i, (row, _) in enumerate(variants) if row.is_control), 0)
     outcome = ab_statistics.compare(arms, control, confidence)
-    return types.ABTest(
+    return ABResult(
         metric=metric,
-        control=variants[outcome.control],
-        winner=None if outcome.winner is None else variants[outcome.winner],
+        variants=variants,
+        control=outcome.control,
+        winner=outcome.winner,
         significant=outcome.significant,
-        comparisons=[
-            types.VariantComparison(
-                variant=variant,
-                rate=comparison.rate,
-                lift_over_control=comparison.lift_over_control,
-                p_value=comparison.p_value,
-                probability_to_be_best=comparison.probability_to_be_best,
-            )
-            for variant, comparison in zip(variants, outcome.comparisons, strict=True)
-        ],
+        comparisons=outcome.comparisons,
         cells=[
             VariantCounts(
-                factors={factor.name: factor.value for factor in variant.factors},
+                factors={factor["name"]: factor["value"] for factor in row.factors or []},
                 successes=arm.successes,
                 trials=arm.trials,
                 recipients=int(c["recipients"]),
             )
-            for variant, arm, c in zip(variants, arms, counters, strict=True)
+            for (row, _), arm, c in zip(variants, arms, counters, strict=True)
         ],
     )
 
 
-def heatmap(test: "ABTest", row_factor: str, column_factor: str) -> list["HeatmapCell"]:
+def heatmap(
+    cells: Iterable[VariantCounts], row_factor: str, column_factor: str
+) -> list[ab_statistics.Cell]:
     """Variants grouped by their values of two factors; variants without both are left out."""
-    from schema import ab_test as types
-
-    cells = ab_statistics.heatmap(
+    return ab_statistics.heatmap(
         (
             variant.factors[row_factor],
             variant.factors[column_factor],
@@ -97,10 +98,6 @@ def heatmap(test: "ABTest", row_factor: str, column_factor: str) -> list["Heatma
             variant.trials,
             variant.recipients,
         )
-        for variant in test.cells
+        for variant in cells
         if row_factor in variant.factors and column_factor in variant.factors
     )
-    return [
-        types.HeatmapCell(row=c.row, column=c.column, rate=c.rate, recipients=c.recipients)
-        for c in cells
-    ]

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
@@ -20,16 +20,15 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
 from app.database import in_chunks
 from resolvers.context import Context
 from resolvers.pagination import (
+    Page,
     PaginationError,
     decode_cursor,
-    encode_cursor,
     keyset_page,
+    page_of,
     page_size,
 )
-from schema.connection import Connection, Edge, PageInfo
 
 Row = Any
-NodeType = TypeVar("NodeType")
 
 
 @dataclass(frozen=True)
@@ -163,29 +162,18 @@ async def batched_connection(
     first: int | None,
     after: str | None,
     cursor_of: Callable[[Row], Sequence[Any]],
-    node_of: Callable[[Row], NodeType],
     cursor_kinds: Sequence[type],
-) -> Connection[NodeType]:
-    """One parent's page of the connection `name`, loaded together with every other parent's page
-    asked for in the same tick. `shape_of(query)` must depend on `query` only, and `query` must
-    be hashable; `cursor_of(row)` gives the row's sort key values."""
+) -> Page[Row]:
+    """One parent's page of rows of the connection `name`, loaded together with every other
+    parent's page asked for in the same tick. `shape_of(query)` must depend on `query` only, and
+    `query` must be hashable; `cursor_of(row)` gives the row's sort key values."""
     size = page_size(first)
     check_cursor(after, cursor_kinds)
     pages = context.loader(_page_loader(shape_of), key=f"{name}:pages")
     found = await pages.load(_PageKey(parent, size, after, query))
-    edges = [Edge(cursor=encode_cursor(cursor_of(row)), node=node_of(row)) for row in found[:size]]
 
     async def count_total() -> int:
         counts = context.loader(_count_loader(shape_of), key=f"{name}:counts")
         return int(await counts.load(_CountKey(parent, query)))
 
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(found) > size,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        count_total=count_total,
-    )
+    return page_of(found, size, after, cursor_of, count_total)

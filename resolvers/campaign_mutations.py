@@ -4,16 +4,17 @@ Both may change statistics (new recipients, a new cost, held-back events applied
 both tell the campaigns' live subscribers after the commit, and read their payload afresh.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import instants
-from app.enums import ResponseType, Role
+from app.enums import CampaignStatus, Channel, ResponseType, Role
 from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import apply_events
 from app.ingest.events import CanonicalEvent, EventError, parse_cents, parse_email
@@ -23,12 +24,92 @@ from app.ingest.recipient_sort import refresh_sort_keys
 from app.models import Campaign, Contact, Project, User, Variant
 from app.models import Link as LinkModel
 from app.pubsub import publish_campaigns_changed
-from resolvers.campaigns import campaign_by_reference, find_campaign_by_pk
+from resolvers.campaigns import campaign_by_reference, find_campaign_row
 from resolvers.context import Info
+from resolvers.records import AddRecipientsResult, UpsertCampaignResult
 from resolvers.response_mutations import fresh_reads
 from resolvers.user_errors import UserErrors
-from schema.inputs import AddRecipientsInput, UpsertCampaignInput
-from schema.payloads import AddRecipientsPayload, UpsertCampaignPayload
+
+# What these mutations read of their inputs. The schema's input types have these attributes, so
+# they are passed as they are: resolvers need not know the schema's classes.
+
+
+class FactorSpec(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+
+
+class VariantSpec(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def html(self) -> str | None: ...
+    @property
+    def is_control(self) -> bool | None: ...
+    @property
+    def factors(self) -> Sequence[FactorSpec] | None: ...
+
+
+class LinkSpec(Protocol):
+    @property
+    def url(self) -> str: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def position(self) -> int | None: ...
+
+
+class UpsertCampaignSpec(Protocol):
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def status(self) -> CampaignStatus | None: ...
+    @property
+    def channel(self) -> Channel | None: ...
+    @property
+    def project_name(self) -> str | None: ...
+    @property
+    def sender_email(self) -> str | None: ...
+    @property
+    def from_email(self) -> str | None: ...
+    @property
+    def selection(self) -> str | None: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+    @property
+    def cost(self) -> Decimal | None: ...
+    @property
+    def variants(self) -> Sequence[VariantSpec] | None: ...
+    @property
+    def links(self) -> Sequence[LinkSpec] | None: ...
+
+
+class ContactSpec(Protocol):
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def owner_email(self) -> str | None: ...
+
+
+class AddRecipientsSpec(Protocol):
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def contacts(self) -> Sequence[ContactSpec]: ...
+    @property
+    def variant_name(self) -> str | None: ...
 
 
 def _cents(errors: UserErrors, field: list[str | int], value: Decimal | None) -> int | None:
@@ -51,7 +132,7 @@ def _email(errors: UserErrors, field: list[str | int], value: str | None) -> str
         return None
 
 
-def _check_upsert(input: UpsertCampaignInput, errors: UserErrors) -> None:
+def _check_upsert(input: UpsertCampaignSpec, errors: UserErrors) -> None:
     errors.check_text(["input", "externalId"], input.external_id, 200, required=True)
     errors.check_text(["input", "name"], input.name, 500, required=True)
     errors.check_text(["input", "subject"], input.subject, 1000)
@@ -103,7 +184,7 @@ async def _user_id(connection: AsyncConnection, organization_id: int, email: str
     return int(result.scalar_one())
 
 
-async def upsert_campaign(info: Info, input: UpsertCampaignInput) -> UpsertCampaignPayload:
+async def upsert_campaign(info: Info, input: UpsertCampaignSpec) -> UpsertCampaignResult:
     """Create or update a campaign by external id, with its variants and links."""
     info.context.require(Role.INTEGRATION)
     errors = UserErrors()
@@ -112,7 +193,7 @@ async def upsert_campaign(info: Info, input: UpsertCampaignInput) -> UpsertCampa
     sender_email = _email(errors, ["input", "senderEmail"], input.sender_email)
     from_email = _email(errors, ["input", "fromEmail"], input.from_email)
     if errors:
-        return UpsertCampaignPayload(campaign=None, user_errors=errors.errors)
+        return UpsertCampaignResult(campaign=None, user_errors=errors.errors)
 
     organization_id = info.context.organization_id
     async with info.context.database.write() as connection:
@@ -163,13 +244,11 @@ async def upsert_campaign(info: Info, input: UpsertCampaignInput) -> UpsertCampa
     # The cost (and so cost per click...) may have changed even when no event was applied.
     await publish_campaigns_changed(info.context.database, {campaign_id, *applied.campaign_ids})
     await fresh_reads(info)
-    return UpsertCampaignPayload(
-        campaign=await find_campaign_by_pk(info, campaign_id), user_errors=[]
-    )
+    return UpsertCampaignResult(campaign=await find_campaign_row(info, campaign_id), user_errors=[])
 
 
 async def _upsert_variants(
-    connection: AsyncConnection, campaign_id: int, input: UpsertCampaignInput
+    connection: AsyncConnection, campaign_id: int, input: UpsertCampaignSpec
 ) -> None:
     variants = input.variants or []
     if not variants:
@@ -196,7 +275,7 @@ async def _upsert_variants(
 
 
 async def _upsert_links(
-    connection: AsyncConnection, campaign_id: int, input: UpsertCampaignInput
+    connection: AsyncConnection, campaign_id: int, input: UpsertCampaignSpec
 ) -> None:
     statement = dialect_insert(connection, LinkModel.__table__)
     for index, link in enumerate(input.links or []):
@@ -222,7 +301,7 @@ async def _external_ids_taken(
     return {row.external_id for row in rows if wanted[row.external_id] != row.email}
 
 
-async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipientsPayload:
+async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsResult:
     """Add contacts to a campaign; suppressed contacts are recorded NOT_SENT with the reason."""
     info.context.require(Role.INTEGRATION)
     errors = UserErrors()
@@ -250,7 +329,7 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                 "owner": owner,
             }
     if errors or campaign is None:
-        return AddRecipientsPayload(added=0, skipped=0, user_errors=errors.errors)
+        return AddRecipientsResult(added=0, skipped=0, user_errors=errors.errors)
 
     async with info.context.database.write() as connection:
         variant_id = None
@@ -258,7 +337,7 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
             variant_id = (
                 await connection.execute(
                     select(Variant.id).where(
-                        Variant.campaign_id == campaign.pk, Variant.name == input.variant_name
+                        Variant.campaign_id == campaign.id, Variant.name == input.variant_name
                     )
                 )
             ).scalar_one_or_none()
@@ -268,7 +347,7 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                     f"the campaign has no variant {input.variant_name!r}",
                     "NOT_FOUND",
                 )
-                return AddRecipientsPayload(added=0, skipped=0, user_errors=errors.errors)
+                return AddRecipientsResult(added=0, skipped=0, user_errors=errors.errors)
         taken = await _external_ids_taken(connection, organization_id, external_ids)
         for index, contact in enumerate(input.contacts):
             if contact.external_id in taken:
@@ -278,7 +357,7 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                     "DUPLICATE",
                 )
         if errors:
-            return AddRecipientsPayload(added=0, skipped=0, user_errors=errors.errors)
+            return AddRecipientsResult(added=0, skipped=0, user_errors=errors.errors)
         owners = {
             e: await _user_id(connection, organization_id, e)
             for e in {c["owner"] for c in contacts.values() if c["owner"]}
@@ -332,12 +411,12 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
         await refresh_sort_keys(
             connection, contact_ids=[row.id for row in found if contacts[row.email]["name"]]
         )
-        wanted = {(campaign.pk, row.id): (variant_id, row.owner_id) for row in found}
+        wanted = {(campaign.id, row.id): (variant_id, row.owner_id) for row in found}
         recipient_ids, new_ids = await ensure_recipients(connection, wanted, datetime.now(UTC))
         now = datetime.now(UTC)
         suppressed = [
             CanonicalEvent(
-                key=f"suppressed:{campaign.pk}:{row.id}",
+                key=f"suppressed:{campaign.id}:{row.id}",
                 provider="system",
                 type=ResponseType.NOT_SENT,
                 occurred_at=now,
@@ -348,13 +427,13 @@ async def add_recipients(info: Info, input: AddRecipientsInput) -> AddRecipients
                 skip_reason=row.suppression_reason,
             )
             for row in found
-            if row.suppression_reason and recipient_ids[(campaign.pk, row.id)] in new_ids
+            if row.suppression_reason and recipient_ids[(campaign.id, row.id)] in new_ids
         ]
         if suppressed:
             await apply_events(connection, organization_id, suppressed, now=now)
         applied = await apply_unmatched(connection, organization_id, [campaign.external_id or ""])
     if new_ids or applied.campaign_ids:
-        await publish_campaigns_changed(info.context.database, {campaign.pk, *applied.campaign_ids})
+        await publish_campaigns_changed(info.context.database, {campaign.id, *applied.campaign_ids})
     await fresh_reads(info)
     added = len(new_ids)
-    return AddRecipientsPayload(added=added, skipped=len(input.contacts) - added, user_errors=[])
+    return AddRecipientsResult(added=added, skipped=len(input.contacts) - added, user_errors=[])

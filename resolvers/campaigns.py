@@ -1,5 +1,5 @@
 """Campaign lookups (by global id or external id), fields: statistics, variants, links, and the
-campaign list."""
+campaign list. Answers are rows, counters and records; the schema layer builds the objects."""
 
 import asyncio
 from collections.abc import Awaitable, Sequence
@@ -13,31 +13,37 @@ from app.ids import parse_pk
 from app.metrics import funnel, metrics, rate
 from app.models import Campaign as CampaignModel
 from app.models import CampaignStats
-from resolvers import loaders, rows
+from resolvers import loaders
 from resolvers.arguments import BadArgument, argument_pk, aware
-from resolvers.contacts import contact_by_pk, user_by_pk
+from resolvers.contacts import contact_row
 from resolvers.context import Context, Info
-from resolvers.pagination import encode_cursor, keyset_page, page_size
+from resolvers.pagination import Page, keyset_page, page_of, page_size
+from resolvers.records import CampaignRecord, Counters, Row
 from resolvers.search import search_argument
 from resolvers.selection import selects_any
-from schema import campaign as campaign_types
-from schema import organization as organization_types
-from schema.connection import Connection, Edge, PageInfo
-from schema.stats import Funnel, Stats
-
-__all__ = ["user_by_pk", "contact_by_pk"]
 
 
-async def campaign_by_pk(info: Info, pk: int) -> "campaign_types.Campaign":
-    row = await info.context.loader(loaders.campaign_by_id).load(pk)
-    return rows.campaign(row)
+async def campaign_row(info: Info, pk: int) -> Row:
+    """The campaign's row (a campaign any other row points to exists)."""
+    return await info.context.loader(loaders.campaign_by_id).load(pk)
 
 
-async def find_campaign_by_pk(info: Info, pk: int | None) -> "campaign_types.Campaign | None":
+async def find_campaign_row(info: Info, pk: int | None) -> Row | None:
     if pk is None:
         return None
-    row = await info.context.loader(loaders.campaign_by_id).load(pk)
-    return rows.campaign(row) if row else None
+    return await info.context.loader(loaders.campaign_by_id).load(pk)
+
+
+async def variant_row(info: Info, pk: int | None) -> Row | None:
+    if pk is None:
+        return None
+    return await info.context.loader(loaders.variant_by_id).load(pk)
+
+
+async def link_row(info: Info, pk: int | None) -> Row | None:
+    if pk is None:
+        return None
+    return await info.context.loader(loaders.link_by_id).load(pk)
 
 
 # --- A campaign named by its global id or its external id ----------------------------------
@@ -79,43 +85,40 @@ def _campaigns_by_reference(context: Context) -> DataLoader:
     return DataLoader(batch)
 
 
-async def campaign_by_reference(info: Info, reference: str) -> "campaign_types.Campaign | None":
-    """The organization's campaign named by `reference` (global id or external id), or None."""
-    row = await info.context.loader(_campaigns_by_reference).load(reference)
-    return rows.campaign(row) if row else None
+async def campaign_by_reference(info: Info, reference: str) -> Row | None:
+    """The organization's campaign row named by `reference` (global id or external id), or None."""
+    return await info.context.loader(_campaigns_by_reference).load(reference)
 
 
-async def campaign(
-    info: Info, id: str | None, external_id: str | None
-) -> "campaign_types.Campaign | None":
+async def campaign(info: Info, id: str | None, external_id: str | None) -> Row | None:
     """`campaign(id:)` or `campaign(externalId:)`: exactly one of them, as `contact()` takes;
     None when the organization has no such campaign."""
     given = [name for name, value in (("id", id), ("externalId", external_id)) if value is not None]
     if len(given) != 1:
         raise BadArgument("give exactly one of id and externalId")
     if id is not None:
-        return await find_campaign_by_pk(info, argument_pk(id, "Campaign", "id"))
+        return await find_campaign_row(info, argument_pk(id, "Campaign", "id"))
     found = await info.context.fetch(
         select(CampaignModel.__table__).where(
             CampaignModel.organization_id == info.context.organization_id,
             CampaignModel.external_id == external_id,
         )
     )
-    return rows.campaign(found[0]) if found else None
+    return found[0] if found else None
 
 
-async def project_by_pk(info: Info, pk: int | None) -> "organization_types.Project | None":
+async def project_row(info: Info, pk: int | None) -> Row | None:
     if pk is None:
         return None
-    row = await info.context.loader(loaders.project_by_id).load(pk)
-    return rows.project(row) if row else None
+    return await info.context.loader(loaders.project_by_id).load(pk)
 
 
-def stats_from(counters: dict[str, Any], cost_cents: int | None, human_only: bool) -> Stats:
-    return Stats(**metrics(counters, cost_cents, human_only))
+def stats_from(counters: Counters, cost_cents: int | None, human_only: bool) -> dict[str, Any]:
+    """The Stats fields of these counters."""
+    return metrics(counters, cost_cents, human_only)
 
 
-async def _campaign_counters(info: Info, campaign_pk: int) -> dict[str, Any]:
+async def _campaign_counters(info: Info, campaign_pk: int) -> Counters:
     return await info.context.loader(loaders.campaign_counters).load(campaign_pk)
 
 
@@ -125,121 +128,102 @@ async def _campaign_counters(info: Info, campaign_pk: int) -> dict[str, Any]:
 
 
 def campaign_stats(
-    info: Info, campaign: "campaign_types.Campaign", human_only: bool
-) -> Stats | Awaitable[Stats]:
-    if campaign.counters is not None:
-        return stats_from(campaign.counters, campaign.cost_cents, human_only)
-    return _loaded_campaign_stats(info, campaign, human_only)
+    info: Info, pk: int, counters: Counters | None, cost_cents: int | None, human_only: bool
+) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+    """The campaign's Stats fields: now from the counters read with it, else from a loader."""
+    if counters is not None:
+        return stats_from(counters, cost_cents, human_only)
+    return _loaded_campaign_stats(info, pk, cost_cents, human_only)
 
 
 async def _loaded_campaign_stats(
-    info: Info, campaign: "campaign_types.Campaign", human_only: bool
-) -> Stats:
-    return stats_from(await _campaign_counters(info, campaign.pk), campaign.cost_cents, human_only)
+    info: Info, pk: int, cost_cents: int | None, human_only: bool
+) -> dict[str, Any]:
+    return stats_from(await _campaign_counters(info, pk), cost_cents, human_only)
 
 
-def campaign_funnel(info: Info, campaign: "campaign_types.Campaign") -> Funnel | Awaitable[Funnel]:
-    if campaign.counters is not None:
-        return Funnel(**funnel(campaign.counters))
-    return _loaded_campaign_funnel(info, campaign)
+def campaign_funnel(
+    info: Info, pk: int, counters: Counters | None
+) -> dict[str, int] | Awaitable[dict[str, int]]:
+    if counters is not None:
+        return funnel(counters)
+    return _loaded_campaign_funnel(info, pk)
 
 
-async def _loaded_campaign_funnel(info: Info, campaign: "campaign_types.Campaign") -> Funnel:
-    return Funnel(**funnel(await _campaign_counters(info, campaign.pk)))
+async def _loaded_campaign_funnel(info: Info, pk: int) -> dict[str, int]:
+    return funnel(await _campaign_counters(info, pk))
 
 
 def variant_stats(
-    info: Info, variant: "campaign_types.Variant", human_only: bool
-) -> Stats | Awaitable[Stats]:
+    info: Info, pk: int, counters: Counters | None, human_only: bool
+) -> dict[str, Any] | Awaitable[dict[str, Any]]:
     # Cost belongs to the campaign as a whole: a variant has no cost of its own.
-    if variant.counters is not None:
-        return stats_from(variant.counters, None, human_only)
-    return _loaded_variant_stats(info, variant, human_only)
+    if counters is not None:
+        return stats_from(counters, None, human_only)
+    return _loaded_variant_stats(info, pk, human_only)
 
 
-async def _loaded_variant_stats(
-    info: Info, variant: "campaign_types.Variant", human_only: bool
-) -> Stats:
-    counters = await info.context.loader(loaders.variant_counters).load(variant.pk)
+async def _loaded_variant_stats(info: Info, pk: int, human_only: bool) -> dict[str, Any]:
+    counters = await info.context.loader(loaders.variant_counters).load(pk)
     return stats_from(counters, None, human_only)
 
 
-def variants_of(
-    info: Info, campaign: "campaign_types.Campaign"
-) -> list["campaign_types.Variant"] | Awaitable[list["campaign_types.Variant"]]:
-    """A campaign's variants: read with its page of the campaign list, or by a dataloader."""
-    if campaign.known_variants is not None:
-        return campaign.known_variants
-    return campaign_variants(info, campaign.pk)
+async def campaign_variants(info: Info, campaign_pk: int) -> list[tuple[Row, Counters]]:
+    """The campaign's variant rows, each with its statistics counters."""
+    return list(await info.context.loader(loaders.variants_by_campaign).load(campaign_pk))
 
 
-def links_of(
-    info: Info, campaign: "campaign_types.Campaign"
-) -> list["campaign_types.Link"] | Awaitable[list["campaign_types.Link"]]:
-    """A campaign's links: read with its page of the campaign list, or by a dataloader."""
-    if campaign.known_links is not None:
-        return campaign.known_links
-    return campaign_links(info, campaign.pk)
+async def campaign_links(info: Info, campaign_pk: int) -> list[tuple[Row, Counters]]:
+    """The campaign's link rows, each with its clicks and clicked over the whole campaign."""
+    return list(await info.context.loader(loaders.links_by_campaign).load(campaign_pk))
 
 
-async def campaign_variants(info: Info, campaign_pk: int) -> list["campaign_types.Variant"]:
-    found = await info.context.loader(loaders.variants_by_campaign).load(campaign_pk)
-    return [rows.variant(row, counters) for row, counters in found]
-
-
-async def campaign_links(
-    info: Info, campaign_pk: int, variant_pk: int | None = None
-) -> list["campaign_types.Link"]:
-    found = await info.context.loader(loaders.links_by_campaign).load(campaign_pk)
-    # The counters read with the links are the whole campaign's; a variant's link counts its own.
-    return [
-        rows.link(row, variant_pk, counters if variant_pk is None else None)
-        for row, counters in found
-    ]
-
-
-def link_count(info: Info, link: "campaign_types.Link", name: str) -> int | Awaitable[int]:
+def link_count(
+    info: Info, pk: int, variant_pk: int | None, counters: Counters | None, name: str
+) -> int | Awaitable[int]:
     """A link's clicks or clicked: read with the link, or by a dataloader."""
-    if link.counters is not None:
-        return int(link.counters[name])
-    return _loaded_link_count(info, link, name)
+    if counters is not None:
+        return int(counters[name])
+    return _loaded_link_count(info, pk, variant_pk, name)
 
 
-async def _loaded_link_count(info: Info, link: "campaign_types.Link", name: str) -> int:
-    return int((await link_counters(info, link))[name])
+async def _loaded_link_count(info: Info, pk: int, variant_pk: int | None, name: str) -> int:
+    return int((await link_counters(info, pk, variant_pk))[name])
 
 
-async def link_counters(info: Info, link: "campaign_types.Link") -> dict[str, int]:
-    if link.variant_pk is None:
-        return await info.context.loader(loaders.link_counters).load(link.pk)
-    return await info.context.loader(loaders.link_variant_counters).load((link.pk, link.variant_pk))
+async def link_counters(info: Info, pk: int, variant_pk: int | None) -> dict[str, int]:
+    """A link's counters: over its campaign, or over one variant (reached through it)."""
+    if variant_pk is None:
+        return await info.context.loader(loaders.link_counters).load(pk)
+    return await info.context.loader(loaders.link_variant_counters).load((pk, variant_pk))
 
 
-async def _whole_counters(info: Info, link: "campaign_types.Link") -> dict[str, Any]:
+async def _whole_counters(info: Info, campaign_pk: int, variant_pk: int | None) -> Counters:
     """The counters a link's rates divide by: its variant's, or its campaign's."""
-    if link.variant_pk is None:
-        return await _campaign_counters(info, link.campaign_pk)
-    return await info.context.loader(loaders.variant_counters).load(link.variant_pk)
+    if variant_pk is None:
+        return await _campaign_counters(info, campaign_pk)
+    return await info.context.loader(loaders.variant_counters).load(variant_pk)
 
 
-async def link_click_rate(info: Info, link: "campaign_types.Link") -> float | None:
-    clicked = (await link_counters(info, link))["clicked"]
-    return rate(clicked, int((await _whole_counters(info, link))["delivered"]))
+async def link_click_rate(
+    info: Info, pk: int, campaign_pk: int, variant_pk: int | None
+) -> float | None:
+    clicked = (await link_counters(info, pk, variant_pk))["clicked"]
+    return rate(clicked, int((await _whole_counters(info, campaign_pk, variant_pk))["delivered"]))
 
 
-async def link_share(info: Info, link: "campaign_types.Link") -> float | None:
-    clicks = (await link_counters(info, link))["clicks"]
-    return rate(clicks, int((await _whole_counters(info, link))["clicks"]))
+async def link_share(info: Info, pk: int, campaign_pk: int, variant_pk: int | None) -> float | None:
+    clicks = (await link_counters(info, pk, variant_pk))["clicks"]
+    return rate(clicks, int((await _whole_counters(info, campaign_pk, variant_pk))["clicks"]))
 
 
-async def link_top_clickers(
-    info: Info, link: "campaign_types.Link", first: int
-) -> list["campaign_types.LinkClicker"]:
+async def link_top_clickers(info: Info, pk: int, first: int) -> list[tuple[Row, int]]:
+    """The link's `first` (at most 100) contacts with the most clicks: (contact row, clicks)."""
     first = max(0, min(first, 100))
-    found = await info.context.loader(loaders.top_clickers).load((link.pk, first))
-    contacts = [await contact_by_pk(info, row.contact_id) for row in found]
+    found = await info.context.loader(loaders.top_clickers).load((pk, first))
+    contacts = [await contact_row(info, row.contact_id) for row in found]
     return [
-        campaign_types.LinkClicker(contact=contact, clicks=row.clicks)  # type: ignore[arg-type]
+        (contact, int(row.clicks))
         for row, contact in zip(found, contacts, strict=True)
         if contact is not None
     ]
@@ -300,13 +284,13 @@ def campaign_filter(info: Info, filter: Any) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def read_ahead(info: Info, campaigns: list["campaign_types.Campaign"]) -> None:
+async def read_ahead(info: Info, records: list[CampaignRecord]) -> None:
     """Read what the query asks of a page of campaigns (statistics, variants, links) in one
     statement each, so that every campaign answers those fields synchronously: a list whose
     items wait on dataloaders costs graphql-core several times more than plain values."""
-    if not campaigns:
+    if not records:
         return
-    pks = [campaign.pk for campaign in campaigns]
+    pks = [record.row.id for record in records]
     context = info.context
     reads: dict[str, Awaitable[list[Any]]] = {}
     if selects_any(info, ("stats", "funnel")):
@@ -316,18 +300,18 @@ async def read_ahead(info: Info, campaigns: list["campaign_types.Campaign"]) -> 
     if selects_any(info, ("links",)):
         reads["links"] = asyncio.gather(*(campaign_links(info, pk) for pk in pks))
     found = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
-    for number, campaign in enumerate(campaigns):
+    for number, record in enumerate(records):
         if "counters" in found:
-            campaign.counters = found["counters"][number]
+            record.counters = found["counters"][number]
         if "variants" in found:
-            campaign.known_variants = found["variants"][number]
+            record.variants = found["variants"][number]
         if "links" in found:
-            campaign.known_links = found["links"][number]
+            record.links = found["links"][number]
 
 
 async def campaigns_connection(
     info: Info, first: int | None, after: str | None, filter: Any, order_by: Any
-) -> Connection["campaign_types.Campaign"]:
+) -> Page[CampaignRecord]:
     size = page_size(first)
     conditions = campaign_filter(info, filter)
     field = order_by.field.value if order_by else "CREATED_AT"
@@ -350,12 +334,6 @@ async def campaigns_connection(
     found = await info.context.fetch(
         keyset_page(statement, [sort_value, table.c.id], descending, size, after)
     )
-    page = found[:size]
-    edges = [
-        Edge(cursor=encode_cursor([row.sort_value, row.id]), node=rows.campaign(row))
-        for row in page
-    ]
-    await read_ahead(info, [edge.node for edge in edges])
 
     async def count_total() -> int:
         result = await info.context.fetch(
@@ -363,13 +341,13 @@ async def campaigns_connection(
         )
         return int(result[0][0])
 
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(found) > size,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+    page = page_of(found, size, after, lambda row: [row.sort_value, row.id], count_total)
+    records = [CampaignRecord(row) for row in page.items]
+    await read_ahead(info, records)
+    return Page(
+        items=records,
+        cursors=page.cursors,
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
         count_total=count_total,
     )

@@ -1,23 +1,18 @@
 """Contacts: lookup by id, email or external id, the contact list, and a contact's campaigns."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, func, select
 
 from app.database import in_chunks
 from app.models import Campaign, Contact, Recipient
-from resolvers import batched_pages, loaders, rows
+from resolvers import batched_pages, loaders
 from resolvers.arguments import BadArgument, argument_pk
 from resolvers.context import Context, Info
-from resolvers.pagination import encode_cursor, keyset_page, page_size
+from resolvers.pagination import Page, keyset_page, page_of, page_size
 from resolvers.search import search_argument
-from schema.connection import Connection, Edge, PageInfo
-
-if TYPE_CHECKING:  # the schema modules import these resolvers
-    from schema import contact as contact_types
-    from schema import recipient as recipient_types
 
 contacts = Contact.__table__
 recipients = Recipient.__table__
@@ -49,10 +44,8 @@ contact_by_email = _contact_by("email")
 contact_by_external_id = _contact_by("external_id")
 
 
-async def contact(
-    info: Info, id: str | None, email: str | None, external_id: str | None
-) -> "contact_types.Contact | None":
-    """The organization's contact with this id, email or external id; None when there is none
+async def contact(info: Info, id: str | None, email: str | None, external_id: str | None) -> Any:
+    """The organization's contact row with this id, email or external id; None when there is none
     (another organization's contact included)."""
     given = [
         name
@@ -69,7 +62,7 @@ async def contact(
         row = await context.loader(contact_by_email).load(email.strip().lower())
     else:
         row = await context.loader(contact_by_external_id).load(external_id)
-    return rows.contact(row) if row else None
+    return row
 
 
 def contact_filter_conditions(info: Info, filter: Any) -> list[ColumnElement[bool]]:
@@ -99,7 +92,7 @@ def contact_filter_conditions(info: Info, filter: Any) -> list[ColumnElement[boo
 
 async def contacts_connection(
     info: Info, first: int | None, after: str | None, filter: Any
-) -> Connection["contact_types.Contact"]:
+) -> Page[Any]:
     """The organization's contacts by email."""
     size = page_size(first)
     batched_pages.check_cursor(after, (str, int))
@@ -108,10 +101,6 @@ async def contacts_connection(
     found = await info.context.fetch(
         keyset_page(statement, [contacts.c.email, contacts.c.id], False, size, after)
     )
-    edges = [
-        Edge(cursor=encode_cursor([row.email, row.id]), node=rows.contact(row))
-        for row in found[:size]
-    ]
 
     async def count_total() -> int:
         counted = await info.context.fetch(
@@ -119,16 +108,7 @@ async def contacts_connection(
         )
         return int(counted[0][0])
 
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(found) > size,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        count_total=count_total,
-    )
+    return page_of(found, size, after, lambda row: [row.email, row.id], count_total)
 
 
 # A contact's campaigns, newest first: by when the campaign was sent (or created, if unsent).
@@ -145,18 +125,17 @@ def _campaigns_shape(query: tuple[()]) -> batched_pages.PageShape:
 
 
 async def contact_campaigns(
-    info: Info, contact: "contact_types.Contact", first: int | None, after: str | None
-) -> Connection["recipient_types.Recipient"]:
+    info: Info, contact_pk: int, first: int | None, after: str | None
+) -> Page[Any]:
     """The contact's recipient rows, one per campaign, newest campaign first."""
     return await batched_pages.batched_connection(
         info.context,
         "contact_campaigns",
         _campaigns_shape,
-        contact.pk,
+        contact_pk,
         (),
         first,
         after,
         cursor_of=lambda row: [row.sort_value, row.id],
-        node_of=rows.recipient,
         cursor_kinds=(datetime, int),
     )

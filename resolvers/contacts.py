@@ -1,18 +1,18 @@
-"""Contact fields and lookups."""
+"""Contact and user rows by primary key."""
 
-from resolvers import loaders, rows
+from typing import Any
+
+from resolvers import loaders
 from resolvers.context import Info
-from schema import contact as contact_types
-from schema import organization as organization_types
 
 
-async def contact_by_pk(info: Info, pk: int) -> "contact_types.Contact | None":
-    row = await info.context.loader(loaders.contact_by_id).load(pk)
-    return rows.contact(row) if row else None
+async def contact_row(info: Info, pk: int) -> Any:
+    """The contact's row, or None."""
+    return await info.context.loader(loaders.contact_by_id).load(pk)
 
 
-async def user_by_pk(info: Info, pk: int | None) -> "organization_types.User | None":
+async def user_row(info: Info, pk: int | None) -> Any:
+    """The user's row, or None (also for no user)."""
     if pk is None:
         return None
-    row = await info.context.loader(loaders.user_by_id).load(pk)
-    return rows.user(row) if row else None
+    return await info.context.loader(loaders.user_by_id).load(pk)

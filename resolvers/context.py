@@ -67,9 +67,9 @@ class Context:
         on first use; `key` names it when the factory itself is made per call."""
         name = factory if key is None else key
         if name not in self._loaders:
-            loader = factory(self)
-            for key, value in self._primed.pop(name, {}).items():
-                loader.prime(key, value)
+            loader: Any = factory(self)  # only a dataloader has values primed for it
+            for primed_key, value in self._primed.pop(name, {}).items():
+                loader.prime(primed_key, value)
             self._loaders[name] = loader
         return self._loaders[name]
 

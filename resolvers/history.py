@@ -2,21 +2,15 @@
 contact's responses across campaigns. Deleted responses are history no longer shown."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 
 from app.models import Response
-from resolvers import batched_pages, campaigns, rows
+from resolvers import batched_pages, campaigns
 from resolvers.arguments import aware
 from resolvers.context import Info
-from schema.connection import Connection
-
-if TYPE_CHECKING:  # the schema modules import these resolvers
-    from schema import campaign as campaign_types
-    from schema import contact as contact_types
-    from schema import recipient as recipient_types
-    from schema import response as response_types
+from resolvers.pagination import Page
 
 responses = Response.__table__
 # No campaign has this id: the filter of a campaign the organization does not have.
@@ -73,7 +67,7 @@ async def _history(
     query: HistoryQuery,
     first: int | None,
     after: str | None,
-) -> Connection["response_types.Response"]:
+) -> Page[Any]:
     return await batched_pages.batched_connection(
         info.context,
         name,
@@ -83,49 +77,48 @@ async def _history(
         first,
         after,
         cursor_of=lambda row: [row.occurred_at, row.id],
-        node_of=rows.response,
         cursor_kinds=CURSOR_KINDS,
     )
 
 
 async def campaign_activity(
     info: Info,
-    campaign: "campaign_types.Campaign",
+    campaign_pk: int,
     first: int | None,
     after: str | None,
     types: list[Any] | None,
     since: datetime | None,
-) -> Connection["response_types.Response"]:
+) -> Page[Any]:
     """The campaign's event log, newest first, optionally of some types and since a moment."""
     query = history_query(types, since)
-    return await _history(info, "campaign_activity", _by_campaign, campaign.pk, query, first, after)
+    return await _history(info, "campaign_activity", _by_campaign, campaign_pk, query, first, after)
 
 
 async def recipient_responses(
-    info: Info, recipient: "recipient_types.Recipient", first: int | None, after: str | None
-) -> Connection["response_types.Response"]:
+    info: Info, recipient_pk: int, first: int | None, after: str | None
+) -> Page[Any]:
     """A recipient's responses, newest first."""
     query = history_query(None, None)
     return await _history(
-        info, "recipient_responses", _by_recipient, recipient.pk, query, first, after
+        info, "recipient_responses", _by_recipient, recipient_pk, query, first, after
     )
 
 
 async def contact_responses(
     info: Info,
-    contact: "contact_types.Contact",
+    contact_pk: int,
     first: int | None,
     after: str | None,
     campaign_id: str | None,
     types: list[Any] | None,
     since: datetime | None,
-) -> Connection["response_types.Response"]:
+) -> Page[Any]:
     """A contact's whole history across campaigns, newest first: what integrations sync.
     `campaign_id` (global id or external id) keeps one campaign's; a campaign the organization
     does not have keeps nothing."""
     campaign_pk = None
     if campaign_id is not None:
         campaign = await campaigns.campaign_by_reference(info, campaign_id)
-        campaign_pk = campaign.pk if campaign is not None else NO_CAMPAIGN
+        campaign_pk = campaign.id if campaign is not None else NO_CAMPAIGN
     query = history_query(types, since, campaign_pk)
-    return await _history(info, "contact_responses", _by_contact, contact.pk, query, first, after)
+    return await _history(info, "contact_responses", _by_contact, contact_pk, query, first, after)

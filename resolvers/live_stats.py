@@ -23,7 +23,6 @@ from app.models import STATS_COUNTERS, Campaign, CampaignStats
 from app.telemetry import telemetry_of
 from resolvers.campaigns import campaign_row_by_reference
 from resolvers.context import Info
-from schema.stats import Stats
 
 # At most one message a second per subscriber; numbers that arrive meanwhile are merged into it.
 MIN_INTERVAL_SECONDS = 1.0
@@ -156,8 +155,8 @@ def _not_found(campaign_id: str) -> GraphQLError:
 
 async def campaign_stats(
     info: Info, campaign_id: str, human_only: bool = False
-) -> AsyncGenerator[Stats, None]:
-    """The campaign's Stats now, then again after each change (at most once a second).
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The campaign's Stats fields now, then again after each change (at most once a second).
     `campaign_id` is its global id or its external id."""
     context = info.context
     database, organization_id = context.database, context.principal.organization_id
@@ -196,7 +195,7 @@ async def campaign_stats(
                     key_checked_at = time.monotonic()
                 last = numbers
                 sent_at = time.monotonic()
-                yield Stats(**numbers)
+                yield numbers
     finally:
         if telemetry is not None:
             telemetry.live_subscriptions.dec()

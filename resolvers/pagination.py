@@ -3,9 +3,10 @@ so rows inserted or changed while a client pages never make it see a row twice o
 stayed in place."""
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from graphql import GraphQLError
@@ -13,6 +14,38 @@ from sqlalchemy import ColumnElement, Select, bindparam, tuple_
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Item]):
+    """One page of a connection, in order: its items and their cursors, whether more follow, and
+    how to count every item (read only when the query asks for totalCount)."""
+
+    items: list[Item]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    count_total: Callable[[], Awaitable[int]]
+
+
+def page_of(
+    found: Sequence[Any],
+    size: int,
+    after: str | None,
+    cursor_of: Callable[[Any], Sequence[Any]],
+    count_total: Callable[[], Awaitable[int]],
+) -> "Page[Any]":
+    """The page of a keyset read of `size` + 1 rows (see `keyset_page`)."""
+    items = list(found[:size])
+    return Page(
+        items=items,
+        cursors=[encode_cursor(cursor_of(row)) for row in items],
+        has_next_page=len(found) > size,
+        has_previous_page=after is not None,
+        count_total=count_total,
+    )
 
 
 class PaginationError(GraphQLError):

@@ -5,7 +5,7 @@ The filter conditions and sort values live in app/recipient_query.py, shared wit
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
@@ -15,16 +15,13 @@ from app.recipient_query import (
     recipient_filter_conditions,
     recipient_sort_value,
 )
-from resolvers import batched_pages, loaders, rows
+from resolvers import batched_pages, loaders
 from resolvers.arguments import argument_pk
 from resolvers.context import Info
+from resolvers.pagination import Page
+from resolvers.records import RecipientRecord
 from resolvers.search import search_argument
 from resolvers.selection import selects_any
-from schema.connection import Connection
-
-if TYPE_CHECKING:  # the schema modules import these resolvers
-    from schema import campaign as campaign_types
-    from schema import recipient as recipient_types
 
 recipients = Recipient.__table__
 contacts = Contact.__table__
@@ -76,33 +73,38 @@ def _shape(query: tuple[RecipientCriteria, str, bool]) -> batched_pages.PageShap
 
 async def recipients_connection(
     info: Info,
-    campaign: "campaign_types.Campaign",
+    campaign_pk: int,
     first: int | None,
     after: str | None,
     filter: Any,
     order_by: Any,
-) -> Connection["recipient_types.Recipient"]:
+) -> Page[RecipientRecord]:
     """A page of the campaign's recipients; the pages of every campaign in a list load at once."""
     criteria = recipient_criteria(filter)
     field, descending = recipient_sort_key(order_by)
-    connection = await batched_pages.batched_connection(
+    page = await batched_pages.batched_connection(
         info.context,
         "campaign_recipients",
         _shape,
-        campaign.pk,
+        campaign_pk,
         (criteria, field, descending),
         first,
         after,
         cursor_of=lambda row: [row.sort_value, row.id],
-        node_of=rows.recipient,
         cursor_kinds=CURSOR_KINDS[field],
     )
-    if connection.edges and selects_any(info, ("contact",)):
+    contacts: list[Any] = [None] * len(page.items)
+    if page.items and selects_any(info, ("contact",)):
         # The page's contacts in one batch, so each row answers `contact` synchronously.
-        nodes = [edge.node for edge in connection.edges]
-        found = await info.context.loader(loaders.contact_by_id).load_many(
-            [node.contact_pk for node in nodes]
+        contacts = await info.context.loader(loaders.contact_by_id).load_many(
+            [row.contact_id for row in page.items]
         )
-        for node, row in zip(nodes, found, strict=True):
-            node.known_contact = rows.contact(row) if row else None
-    return connection
+    return Page(
+        items=[
+            RecipientRecord(row, contact) for row, contact in zip(page.items, contacts, strict=True)
+        ],
+        cursors=page.cursors,
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        count_total=page.count_total,
+    )

@@ -8,6 +8,7 @@ subscribers are told after the commit too.
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from app import instants
 from app.enums import ResponseType, Role
@@ -18,11 +19,56 @@ from app.pubsub import publish_campaigns_changed
 from app.telemetry import count_events
 from resolvers import campaigns, recipients, responses
 from resolvers.context import Info
+from resolvers.records import DeleteResponsesResult, RecordResponseResult
 from resolvers.user_errors import UserErrors
-from schema.inputs import DeleteResponsesInput, RecordResponseInput, UpdateResponseStatusInput
-from schema.payloads import DeleteResponsesPayload, RecordResponsePayload
 
 MAX_NOTE = 2000
+
+# What these mutations read of their inputs. The schema's input types have these attributes, so
+# they are passed as they are: resolvers need not know the schema's classes.
+
+
+class RecordResponseSpec(Protocol):
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def contact_id(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def type(self) -> ResponseType: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+    @property
+    def variant_id(self) -> str | None: ...
+    @property
+    def link_id(self) -> str | None: ...
+
+
+class UpdateResponseStatusSpec(Protocol):
+    @property
+    def recipient_id(self) -> str: ...
+    @property
+    def type(self) -> ResponseType: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+
+
+class DeleteResponsesSpec(Protocol):
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def contact_id(self) -> str: ...
+    @property
+    def note(self) -> str | None: ...
 
 
 def _pk(errors: UserErrors, field: str, value: str | None, type_name: str, noun: str) -> int | None:
@@ -41,7 +87,7 @@ async def _campaign_pk(info: Info, errors: UserErrors, reference: str) -> int | 
     if campaign is None:
         errors.add(["input", "campaignId"], "no such campaign", "NOT_FOUND")
         return None
-    return campaign.pk
+    return int(campaign.id)
 
 
 def _check_occurred_at(errors: UserErrors, occurred_at: datetime) -> datetime | None:
@@ -93,13 +139,13 @@ def _add_problems(errors: UserErrors, error: manual.ManualInputError) -> None:
         errors.add(["input", problem.field], problem.message, problem.code)
 
 
-async def _payload(info: Info, recorded: manual.Recorded) -> RecordResponsePayload:
+async def _payload(info: Info, recorded: manual.Recorded) -> RecordResponseResult:
     await publish_campaigns_changed(info.context.database, [recorded.campaign_id])
     count_events(info.context.request, "manual", "accepted")
     await fresh_reads(info)
-    return RecordResponsePayload(
-        response=await responses.response_by_pk(info, recorded.response_id),
-        recipient=await recipients.recipient_by_pk(info, recorded.recipient_id),
+    return RecordResponseResult(
+        response=await responses.response_row(info, recorded.response_id),
+        recipient=await recipients.recipient_row(info, recorded.recipient_id),
         user_errors=[],
     )
 
@@ -113,7 +159,7 @@ async def fresh_reads(info: Info) -> None:
     info.context.forget_reads()
 
 
-async def record_response(info: Info, input: RecordResponseInput) -> RecordResponsePayload:
+async def record_response(info: Info, input: RecordResponseSpec) -> RecordResponseResult:
     """ADMIN: record a response of a contact (by id or email) to a campaign by hand."""
     info.context.require(Role.ADMIN)
     errors = UserErrors()
@@ -136,7 +182,7 @@ async def record_response(info: Info, input: RecordResponseInput) -> RecordRespo
         errors.add(["input", "linkId"], "linkId is only for CLICKED responses", "NOT_ALLOWED")
     response = _check_response(errors, kind, input.occurred_at, input.note, input.amount)
     if errors or response is None:
-        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+        return RecordResponseResult(response=None, recipient=None, user_errors=errors.errors)
 
     response = manual.ManualResponse(
         type=response.type,
@@ -160,13 +206,13 @@ async def record_response(info: Info, input: RecordResponseInput) -> RecordRespo
         )
     except manual.ManualInputError as error:
         _add_problems(errors, error)
-        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+        return RecordResponseResult(response=None, recipient=None, user_errors=errors.errors)
     return await _payload(info, recorded)
 
 
 async def update_response_status(
-    info: Info, input: UpdateResponseStatusInput
-) -> RecordResponsePayload:
+    info: Info, input: UpdateResponseStatusSpec
+) -> RecordResponseResult:
     """ADMIN: a new response for an existing recipient; its earlier ones stay in the history."""
     info.context.require(Role.ADMIN)
     errors = UserErrors()
@@ -174,7 +220,7 @@ async def update_response_status(
     kind = ResponseType(input.type.value)
     response = _check_response(errors, kind, input.occurred_at, input.note, input.amount)
     if errors or response is None:
-        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+        return RecordResponseResult(response=None, recipient=None, user_errors=errors.errors)
     try:
         recorded = await info.context.database.retrying_write(
             lambda connection: manual.update_status(
@@ -187,11 +233,11 @@ async def update_response_status(
         )
     except manual.ManualInputError as error:
         _add_problems(errors, error)
-        return RecordResponsePayload(response=None, recipient=None, user_errors=errors.errors)
+        return RecordResponseResult(response=None, recipient=None, user_errors=errors.errors)
     return await _payload(info, recorded)
 
 
-async def delete_responses(info: Info, input: DeleteResponsesInput) -> DeleteResponsesPayload:
+async def delete_responses(info: Info, input: DeleteResponsesSpec) -> DeleteResponsesResult:
     """ADMIN: soft-delete every response of a contact to a campaign, audited."""
     info.context.require(Role.ADMIN)
     errors = UserErrors()
@@ -199,7 +245,7 @@ async def delete_responses(info: Info, input: DeleteResponsesInput) -> DeleteRes
     contact_pk = _pk(errors, "contactId", input.contact_id, "Contact", "contact")
     errors.check_text(["input", "note"], input.note, MAX_NOTE)
     if errors:
-        return DeleteResponsesPayload(deleted_count=0, recipient=None, user_errors=errors.errors)
+        return DeleteResponsesResult(deleted_count=0, recipient=None, user_errors=errors.errors)
     try:
         deleted = await info.context.database.retrying_write(
             lambda connection: manual.delete_responses(
@@ -213,12 +259,12 @@ async def delete_responses(info: Info, input: DeleteResponsesInput) -> DeleteRes
         )
     except manual.ManualInputError as error:
         _add_problems(errors, error)
-        return DeleteResponsesPayload(deleted_count=0, recipient=None, user_errors=errors.errors)
+        return DeleteResponsesResult(deleted_count=0, recipient=None, user_errors=errors.errors)
     if deleted.deleted_count:
         await publish_campaigns_changed(info.context.database, [deleted.campaign_id])
     await fresh_reads(info)
-    return DeleteResponsesPayload(
+    return DeleteResponsesResult(
         deleted_count=deleted.deleted_count,
-        recipient=await recipients.recipient_by_pk(info, deleted.recipient_id),
+        recipient=await recipients.recipient_row(info, deleted.recipient_id),
         user_errors=[],
     )

@@ -8,26 +8,37 @@ its local period begins and ends, shown with the local offset.
 """
 
 from bisect import bisect_right
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from graphql import GraphQLError
 
 from app import instants
+from app.enums import Granularity
 from app.ids import parse_pk
 from app.models import TIMELINE_COUNTERS
 from resolvers import loaders
 from resolvers.context import Info
-from schema.enums import Granularity
-from schema.stats import TimelineBucket
-
-if TYPE_CHECKING:
-    from schema.campaign import Campaign
 
 MAX_BUCKETS = 5000
 QUARTER_HOUR = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One local period of a timeline and its events (the TimelineBucket fields)."""
+
+    start: datetime
+    end: datetime
+    sent: int
+    delivered: int
+    opens: int
+    clicks: int
+    bounced: int
+    unsubscribed: int
 
 
 def bad_input(message: str, argument: str) -> GraphQLError:
@@ -125,7 +136,7 @@ class BucketBudget:
 
 def group(
     rows: list[tuple[datetime, dict[str, int]]], edges: list[datetime], zone: ZoneInfo
-) -> list[TimelineBucket]:
+) -> list[Bucket]:
     """Sum the stored 15-minute buckets into the local periods between consecutive edges."""
     sums = [dict.fromkeys(TIMELINE_COUNTERS, 0) for _ in edges[:-1]]
     for bucket_start, counters in rows:
@@ -134,7 +145,7 @@ def group(
             for name, value in counters.items():
                 sums[index][name] += value
     return [
-        TimelineBucket(start=start.astimezone(zone), end=end.astimezone(zone), **counters)
+        Bucket(start=start.astimezone(zone), end=end.astimezone(zone), **counters)
         for start, end, counters in zip(edges, edges[1:], sums, strict=False)
     ]
 
@@ -148,13 +159,13 @@ def _aware(value: datetime | None, argument: str) -> datetime | None:
 
 async def campaign_timeline(
     info: Info,
-    campaign: "Campaign",
+    campaign_pk: int,
     granularity: Granularity | None,
     timezone: str | None,
     start: datetime | None,
     end: datetime | None,
     variant_id: str | None,
-) -> list[TimelineBucket]:
+) -> list[Bucket]:
     """The campaign's events per local period from `start` to `end` (end exclusive; by default
     its first to last event), with empty periods as zeros."""
     granularity = granularity or Granularity.HOUR
@@ -182,7 +193,7 @@ async def campaign_timeline(
         last_period = local_start(end - timedelta(microseconds=1), granularity, zone)
         upper = next_start(last_period, granularity, zone)
     rows: list[Any] = await info.context.loader(loaders.timeline_rows).load(
-        (campaign.pk, variant_pk, lower, upper)
+        (campaign_pk, variant_pk, lower, upper)
     )
     if edges is None:
         if not rows:

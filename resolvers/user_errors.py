@@ -5,7 +5,7 @@ Codes: REQUIRED, INVALID, TOO_LONG, NOT_FOUND, DUPLICATE, FUTURE, NOT_ALLOWED.
 
 from collections.abc import Sequence
 
-from schema.payloads import UserError
+from resolvers.records import UserError
 
 
 class UserErrors:

@@ -2,13 +2,21 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from resolvers import ab_test, engagement, history, owner_stats, recipient_list, timeline
+from app.ids import global_id
+from app.metrics import cents_to_decimal
+from resolvers import ab_test, contacts, engagement, history, owner_stats, recipient_list, timeline
 from resolvers import campaigns as resolve
 from resolvers.context import Info
+from resolvers.records import CampaignRecord
+from schema import ab_test as ab_test_types
+from schema import contact as contact_types
+from schema import recipient as recipient_types
+from schema import response as response_types
+from schema.awaitables import later
 from schema.connection import Connection
 from schema.enums import ABMetric, CampaignStatus, Channel, Dimension, Granularity, ResponseType
 from schema.inputs import RecipientFilter, RecipientOrder
@@ -16,10 +24,16 @@ from schema.node import Node
 from schema.organization import Project, User
 from schema.stats import EngagementRow, Funnel, OwnerStats, Stats, TimelineBucket
 
-ABTest = Annotated["ABTest", strawberry.lazy("schema.ab_test")]
-Contact = Annotated["Contact", strawberry.lazy("schema.contact")]
-Recipient = Annotated["Recipient", strawberry.lazy("schema.recipient")]
-Response = Annotated["Response", strawberry.lazy("schema.response")]
+if TYPE_CHECKING:
+    from schema.ab_test import ABTest
+    from schema.contact import Contact
+    from schema.recipient import Recipient
+    from schema.response import Response
+else:  # these modules import this one: strawberry resolves them when the schema is built
+    ABTest = Annotated["ABTest", strawberry.lazy("schema.ab_test")]
+    Contact = Annotated["Contact", strawberry.lazy("schema.contact")]
+    Recipient = Annotated["Recipient", strawberry.lazy("schema.recipient")]
+    Response = Annotated["Response", strawberry.lazy("schema.response")]
 
 
 @strawberry.type
@@ -48,29 +62,48 @@ class Link(Node):
     # Its clicks and clicked when they were read with it; else a dataloader reads them.
     counters: strawberry.Private[dict[str, Any] | None] = None
 
+    @classmethod
+    def from_row(
+        cls, row: Any, variant_pk: int | None = None, counters: dict[str, Any] | None = None
+    ) -> "Link":
+        return cls(
+            id=strawberry.ID(global_id("Link", row.id)),
+            url=row.url,
+            label=row.label,
+            position=row.position,
+            pk=row.id,
+            campaign_pk=row.campaign_id,
+            variant_pk=variant_pk,
+            counters=counters,
+        )
+
     @strawberry.field
     async def campaign(self, info: Info) -> "Campaign":
-        return await resolve.campaign_by_pk(info, self.campaign_pk)
+        return Campaign.from_row(await resolve.campaign_row(info, self.campaign_pk))
 
     @strawberry.field
     def clicks(self, info: Info) -> int:
-        return resolve.link_count(info, self, "clicks")  # type: ignore[return-value]
+        return resolve.link_count(info, self.pk, self.variant_pk, self.counters, "clicks")  # type: ignore[return-value]
 
     @strawberry.field
     def clicked(self, info: Info) -> int:
-        return resolve.link_count(info, self, "clicked")  # type: ignore[return-value]
+        return resolve.link_count(info, self.pk, self.variant_pk, self.counters, "clicked")  # type: ignore[return-value]
 
     @strawberry.field(description="clicked / campaign delivered")
     async def click_rate(self, info: Info) -> float | None:
-        return await resolve.link_click_rate(info, self)
+        return await resolve.link_click_rate(info, self.pk, self.campaign_pk, self.variant_pk)
 
     @strawberry.field(description="share of all clicks of the campaign")
     async def share(self, info: Info) -> float | None:
-        return await resolve.link_share(info, self)
+        return await resolve.link_share(info, self.pk, self.campaign_pk, self.variant_pk)
 
     @strawberry.field
     async def top_clickers(self, info: Info, first: int | None = 5) -> list[LinkClicker]:
-        return await resolve.link_top_clickers(info, self, 5 if first is None else first)
+        found = await resolve.link_top_clickers(info, self.pk, 5 if first is None else first)
+        return [
+            LinkClicker(contact=contact_types.Contact.from_row(contact), clicks=clicks)
+            for contact, clicks in found
+        ]
 
 
 @strawberry.type
@@ -87,17 +120,50 @@ class Variant(Node):
     # Its statistics counters when they were read with it; else a dataloader reads them.
     counters: strawberry.Private[dict[str, Any] | None] = None
 
+    @classmethod
+    def from_row(cls, row: Any, counters: dict[str, Any] | None = None) -> "Variant":
+        return cls(
+            id=strawberry.ID(global_id("Variant", row.id)),
+            name=row.name,
+            subject=row.subject,
+            is_control=bool(row.is_control),
+            factors=[Factor(name=f["name"], value=f["value"]) for f in row.factors or []],
+            html=row.html,
+            pk=row.id,
+            campaign_pk=row.campaign_id,
+            counters=counters,
+        )
+
     @strawberry.field
     async def campaign(self, info: Info) -> "Campaign":
-        return await resolve.campaign_by_pk(info, self.campaign_pk)
+        return Campaign.from_row(await resolve.campaign_row(info, self.campaign_pk))
 
     @strawberry.field
     def stats(self, info: Info, human_only: bool | None = False) -> Stats:
-        return resolve.variant_stats(info, self, bool(human_only))  # type: ignore[return-value]
+        values = resolve.variant_stats(info, self.pk, self.counters, bool(human_only))
+        return later(values, _stats)  # type: ignore[return-value]
 
     @strawberry.field
     async def links(self, info: Info) -> list[Link]:
-        return await resolve.campaign_links(info, self.campaign_pk, variant_pk=self.pk)
+        # The counters read with the links are the whole campaign's; a variant's link counts its own.
+        found = await resolve.campaign_links(info, self.campaign_pk)
+        return [Link.from_row(row, variant_pk=self.pk) for row, _ in found]
+
+
+def _stats(values: dict[str, Any]) -> Stats:
+    return Stats(**values)
+
+
+def _funnel(values: dict[str, int]) -> Funnel:
+    return Funnel(**values)
+
+
+def _variants(found: list[tuple[Any, dict[str, Any]]]) -> list[Variant]:
+    return [Variant.from_row(row, counters) for row, counters in found]
+
+
+def _links(found: list[tuple[Any, dict[str, Any]]]) -> list[Link]:
+    return [Link.from_row(row, None, counters) for row, counters in found]
 
 
 @strawberry.type
@@ -123,29 +189,69 @@ class Campaign(Node):
     known_variants: strawberry.Private[list["Variant"] | None] = None
     known_links: strawberry.Private[list[Link] | None] = None
 
+    @classmethod
+    def from_row(cls, row: Any) -> "Campaign":
+        return cls(
+            id=strawberry.ID(global_id("Campaign", row.id)),
+            external_id=row.external_id,
+            name=row.name,
+            subject=row.subject,
+            status=CampaignStatus(row.status),
+            channel=Channel(row.channel),
+            from_email=row.from_email,
+            selection=row.selection,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+            cost=cents_to_decimal(row.cost_cents),
+            pk=row.id,
+            project_pk=row.project_id,
+            sender_pk=row.sender_id,
+            cost_cents=row.cost_cents,
+        )
+
+    @classmethod
+    def from_record(cls, record: CampaignRecord) -> "Campaign":
+        """A campaign of a page, with what was read ahead for the page."""
+        campaign = cls.from_row(record.row)
+        campaign.counters = record.counters
+        if record.variants is not None:
+            campaign.known_variants = _variants(record.variants)
+        if record.links is not None:
+            campaign.known_links = _links(record.links)
+        return campaign
+
     @strawberry.field
     async def project(self, info: Info) -> Project | None:
-        return await resolve.project_by_pk(info, self.project_pk)
+        row = await resolve.project_row(info, self.project_pk)
+        return None if row is None else Project.from_row(row)
 
     @strawberry.field
     async def sender(self, info: Info) -> User | None:
-        return await resolve.user_by_pk(info, self.sender_pk)
+        row = await contacts.user_row(info, self.sender_pk)
+        return None if row is None else User.from_row(row)
 
     @strawberry.field
     def stats(self, info: Info, human_only: bool | None = False) -> Stats:
-        return resolve.campaign_stats(info, self, bool(human_only))  # type: ignore[return-value]
+        values = resolve.campaign_stats(
+            info, self.pk, self.counters, self.cost_cents, bool(human_only)
+        )
+        return later(values, _stats)  # type: ignore[return-value]
 
     @strawberry.field
     def funnel(self, info: Info) -> Funnel:
-        return resolve.campaign_funnel(info, self)  # type: ignore[return-value]
+        return later(resolve.campaign_funnel(info, self.pk, self.counters), _funnel)  # type: ignore[return-value]
 
     @strawberry.field
     def variants(self, info: Info) -> list[Variant]:
-        return resolve.variants_of(info, self)  # type: ignore[return-value]
+        if self.known_variants is not None:
+            return self.known_variants
+        return later(resolve.campaign_variants(info, self.pk), _variants)  # type: ignore[return-value]
 
     @strawberry.field
     def links(self, info: Info) -> list[Link]:
-        return resolve.links_of(info, self)  # type: ignore[return-value]
+        if self.known_links is not None:
+            return self.known_links
+        return later(resolve.campaign_links(info, self.pk), _links)  # type: ignore[return-value]
 
     @strawberry.field(
         description="events per local quarter hour, hour or day; default zone: the organization's"
@@ -159,19 +265,22 @@ class Campaign(Node):
         to: datetime | None = None,
         variant_id: strawberry.ID | None = None,
     ) -> list[TimelineBucket]:
-        return await timeline.campaign_timeline(
-            info, self, granularity, timezone, from_, to, variant_id
+        buckets = await timeline.campaign_timeline(
+            info, self.pk, granularity, timezone, from_, to, variant_id
         )
+        return [TimelineBucket.from_bucket(bucket) for bucket in buckets]
 
     @strawberry.field
     async def engagement(
         self, info: Info, dimension: Dimension, first: int | None = 10
     ) -> list[EngagementRow]:
-        return await engagement.campaign_engagement(info, self, dimension, first)
+        found = await engagement.campaign_engagement(info, self.pk, dimension, first)
+        return [EngagementRow(**values) for values in found]
 
     @strawberry.field
     async def stats_by_owner(self, info: Info) -> list[OwnerStats]:
-        return await owner_stats.campaign_stats_by_owner(info, self)
+        sections = await owner_stats.campaign_stats_by_owner(info, self.pk)
+        return [OwnerStats.from_section(section) for section in sections]
 
     @strawberry.field
     async def ab_test(
@@ -180,7 +289,8 @@ class Campaign(Node):
         metric: ABMetric | None = ABMetric.CLICK_RATE,
         confidence: float | None = 0.95,
     ) -> ABTest | None:
-        return await ab_test.campaign_ab_test(info, self, metric, confidence)
+        result = await ab_test.campaign_ab_test(info, self.pk, metric, confidence)
+        return None if result is None else ab_test_types.ABTest.from_result(result)
 
     @strawberry.field(description="the recipient table: filtered, ordered, paged")
     async def recipients(
@@ -191,9 +301,10 @@ class Campaign(Node):
         filter: RecipientFilter | None = None,
         order_by: RecipientOrder | None = None,
     ) -> Connection[Recipient]:
-        return await recipient_list.recipients_connection(
-            info, self, first, after, filter, order_by
+        page = await recipient_list.recipients_connection(
+            info, self.pk, first, after, filter, order_by
         )
+        return Connection.from_page(page, recipient_types.Recipient.from_record)
 
     @strawberry.field(description="the event log, newest first")
     async def activity(
@@ -204,4 +315,5 @@ class Campaign(Node):
         types: list[ResponseType] | None = None,
         since: datetime | None = None,
     ) -> Connection[Response]:
-        return await history.campaign_activity(info, self, first, after, types, since)
+        page = await history.campaign_activity(info, self.pk, first, after, types, since)
+        return Connection.from_page(page, response_types.Response.from_row)

@@ -5,11 +5,13 @@ from enum import Enum
 import strawberry
 
 from app.enums import (
+    ABMetric,
     BounceCategory,
     BounceType,
     CampaignStatus,
     Channel,
     Dimension,
+    Granularity,
     RecipientStatus,
     ResponseSource,
     ResponseType,
@@ -37,6 +39,8 @@ strawberry.enum(
     description="The furthest point a recipient reached, for the status chart and recipient filters.",
 )
 strawberry.enum(Dimension, description="Dimensions of engagement (opens and clicks).")
+strawberry.enum(Granularity)
+strawberry.enum(ABMetric)
 
 __all__ = [
     "ABMetric",
@@ -61,21 +65,6 @@ __all__ = [
 class SortDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
-
-
-@strawberry.enum
-class Granularity(Enum):
-    QUARTER_HOUR = "QUARTER_HOUR"
-    HOUR = "HOUR"
-    DAY = "DAY"
-
-
-@strawberry.enum
-class ABMetric(Enum):
-    OPEN_RATE = "OPEN_RATE"
-    CLICK_RATE = "CLICK_RATE"
-    CLICK_TO_OPEN_RATE = "CLICK_TO_OPEN_RATE"
-    CONVERSION_RATE = "CONVERSION_RATE"
 
 
 @strawberry.enum

@@ -2,7 +2,7 @@
 read connection; and how errors are logged."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import ExecutionResult
@@ -101,7 +101,7 @@ class QueryShapeLimits(AddValidationRules):
 class CloseReadConnection(SchemaExtension):
     """Return the operation's read connection to the pool once the result is built."""
 
-    async def on_operation(self) -> Iterator[None]:  # type: ignore[override]
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         yield
         context = self.execution_context.context
         if hasattr(context, "close"):

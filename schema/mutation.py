@@ -28,7 +28,9 @@ class Mutation:
     async def record_response(
         self, info: Info, input: RecordResponseInput
     ) -> RecordResponsePayload:
-        return await response_mutations.record_response(info, input)
+        return RecordResponsePayload.from_result(
+            await response_mutations.record_response(info, input)
+        )
 
     @strawberry.mutation(
         description="ADMIN: set a new response for a recipient; the earlier ones stay in its "
@@ -37,7 +39,9 @@ class Mutation:
     async def update_response_status(
         self, info: Info, input: UpdateResponseStatusInput
     ) -> RecordResponsePayload:
-        return await response_mutations.update_response_status(info, input)
+        return RecordResponsePayload.from_result(
+            await response_mutations.update_response_status(info, input)
+        )
 
     @strawberry.mutation(
         description="ADMIN: delete every response of a contact to a campaign; the deletion itself "
@@ -46,7 +50,9 @@ class Mutation:
     async def delete_responses(
         self, info: Info, input: DeleteResponsesInput
     ) -> DeleteResponsesPayload:
-        return await response_mutations.delete_responses(info, input)
+        return DeleteResponsesPayload.from_result(
+            await response_mutations.delete_responses(info, input)
+        )
 
     @strawberry.mutation(
         description="INTEGRATION or ADMIN: create or update a campaign by its external id."
@@ -54,10 +60,14 @@ class Mutation:
     async def upsert_campaign(
         self, info: Info, input: UpsertCampaignInput
     ) -> UpsertCampaignPayload:
-        return await campaign_mutations.upsert_campaign(info, input)
+        return UpsertCampaignPayload.from_result(
+            await campaign_mutations.upsert_campaign(info, input)
+        )
 
     @strawberry.mutation(
         description="INTEGRATION or ADMIN: add contacts as recipients of a campaign."
     )
     async def add_recipients(self, info: Info, input: AddRecipientsInput) -> AddRecipientsPayload:
-        return await campaign_mutations.add_recipients(info, input)
+        return AddRecipientsPayload.from_result(
+            await campaign_mutations.add_recipients(info, input)
+        )

@@ -1,13 +1,13 @@
 """Mutation payloads: the result, and every reason an input was refused."""
 
-from typing import Annotated
+from typing import Any
 
 import strawberry
 
+from resolvers import records
 from schema.campaign import Campaign
-
-Recipient = Annotated["Recipient", strawberry.lazy("schema.recipient")]
-Response = Annotated["Response", strawberry.lazy("schema.response")]
+from schema.recipient import Recipient
+from schema.response import Response
 
 
 @strawberry.type
@@ -19,10 +19,23 @@ class UserError:
     code: str
 
 
+def _user_errors(errors: list[records.UserError]) -> list[UserError]:
+    return [
+        UserError(field=error.field, message=error.message, code=error.code) for error in errors
+    ]
+
+
 @strawberry.type
 class UpsertCampaignPayload:
     campaign: Campaign | None
     user_errors: list[UserError]
+
+    @classmethod
+    def from_result(cls, result: records.UpsertCampaignResult) -> "UpsertCampaignPayload":
+        return cls(
+            campaign=None if result.campaign is None else Campaign.from_row(result.campaign),
+            user_errors=_user_errors(result.user_errors),
+        )
 
 
 @strawberry.type
@@ -31,6 +44,18 @@ class AddRecipientsPayload:
     skipped: int
     user_errors: list[UserError]
 
+    @classmethod
+    def from_result(cls, result: records.AddRecipientsResult) -> "AddRecipientsPayload":
+        return cls(
+            added=result.added,
+            skipped=result.skipped,
+            user_errors=_user_errors(result.user_errors),
+        )
+
+
+def _recipient(row: Any) -> Recipient | None:
+    return None if row is None else Recipient.from_row(row)
+
 
 @strawberry.type
 class RecordResponsePayload:
@@ -38,9 +63,25 @@ class RecordResponsePayload:
     recipient: Recipient | None
     user_errors: list[UserError]
 
+    @classmethod
+    def from_result(cls, result: records.RecordResponseResult) -> "RecordResponsePayload":
+        return cls(
+            response=(None if result.response is None else Response.from_row(result.response)),
+            recipient=_recipient(result.recipient),
+            user_errors=_user_errors(result.user_errors),
+        )
+
 
 @strawberry.type
 class DeleteResponsesPayload:
     deleted_count: int
     recipient: Recipient | None
     user_errors: list[UserError]
+
+    @classmethod
+    def from_result(cls, result: records.DeleteResponsesResult) -> "DeleteResponsesPayload":
+        return cls(
+            deleted_count=result.deleted_count,
+            recipient=_recipient(result.recipient),
+            user_errors=_user_errors(result.user_errors),
+        )

@@ -1,32 +1,54 @@
 """The root Query type."""
 
+from typing import Any
+
 import strawberry
 
 from resolvers import campaigns, contact_list, nodes
 from resolvers.context import Info
-from schema.campaign import Campaign
+from schema.campaign import Campaign, Link, Variant
 from schema.connection import Connection
 from schema.contact import Contact
 from schema.inputs import CampaignFilter, CampaignOrder, ContactFilter
 from schema.node import Node
-from schema.organization import Viewer
+from schema.organization import Organization, Project, User, Viewer
+from schema.recipient import Recipient
+from schema.response import Response
+
+# The object of each type a global id may name, from its row.
+NODE_TYPES: dict[str, Any] = {
+    "Campaign": Campaign,
+    "Variant": Variant,
+    "Link": Link,
+    "Contact": Contact,
+    "User": User,
+    "Project": Project,
+    "Recipient": Recipient,
+    "Response": Response,
+    "Organization": Organization,
+}
 
 
 @strawberry.type
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await nodes.node(info, id)
+        found = await nodes.node(info, id)
+        if found is None:
+            return None
+        type_name, row = found
+        return NODE_TYPES[type_name].from_row(row)  # type: ignore[no-any-return]
 
     @strawberry.field
     async def viewer(self, info: Info) -> Viewer:
-        return await nodes.viewer(info)
+        return Viewer.from_record(await nodes.viewer(info))
 
     @strawberry.field(description="A campaign by global id or by external id (one of them).")
     async def campaign(
         self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
     ) -> Campaign | None:
-        return await campaigns.campaign(info, id, external_id)
+        row = await campaigns.campaign(info, id, external_id)
+        return None if row is None else Campaign.from_row(row)
 
     @strawberry.field
     async def campaigns(
@@ -37,7 +59,8 @@ class Query:
         filter: CampaignFilter | None = None,
         order_by: CampaignOrder | None = None,
     ) -> Connection[Campaign]:
-        return await campaigns.campaigns_connection(info, first, after, filter, order_by)
+        page = await campaigns.campaigns_connection(info, first, after, filter, order_by)
+        return Connection.from_page(page, Campaign.from_record)
 
     @strawberry.field(
         description="A contact by global id, by email or by external id (one of them)."
@@ -49,7 +72,8 @@ class Query:
         email: str | None = None,
         external_id: str | None = None,
     ) -> Contact | None:
-        return await contact_list.contact(info, id, email, external_id)
+        row = await contact_list.contact(info, id, email, external_id)
+        return None if row is None else Contact.from_row(row)
 
     @strawberry.field(description="The organization's contacts, by email.")
     async def contacts(
@@ -59,4 +83,5 @@ class Query:
         after: str | None = None,
         filter: ContactFilter | None = None,
     ) -> Connection[Contact]:
-        return await contact_list.contacts_connection(info, first, after, filter)
+        page = await contact_list.contacts_connection(info, first, after, filter)
+        return Connection.from_page(page, Contact.from_row)

@@ -1,22 +1,31 @@
 """A contact in a campaign, with the state folded from its history."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from resolvers import history
-from resolvers import recipients as resolve
+from app.ids import global_id
+from resolvers import campaigns, contacts, history, responses
 from resolvers.context import Info
+from resolvers.records import RecipientRecord
+from schema import campaign as campaign_types
+from schema import contact as contact_types
+from schema import response as response_types
 from schema.bounce import Bounce
 from schema.connection import Connection
 from schema.enums import RecipientStatus, SkipReason
 from schema.node import Node
 
-Campaign = Annotated["Campaign", strawberry.lazy("schema.campaign")]
-Variant = Annotated["Variant", strawberry.lazy("schema.campaign")]
-Contact = Annotated["Contact", strawberry.lazy("schema.contact")]
-Response = Annotated["Response", strawberry.lazy("schema.response")]
+if TYPE_CHECKING:
+    from schema.campaign import Campaign, Variant
+    from schema.contact import Contact
+    from schema.response import Response
+else:  # these modules import this one: strawberry resolves them when the schema is built
+    Campaign = Annotated["Campaign", strawberry.lazy("schema.campaign")]
+    Variant = Annotated["Variant", strawberry.lazy("schema.campaign")]
+    Contact = Annotated["Contact", strawberry.lazy("schema.contact")]
+    Response = Annotated["Response", strawberry.lazy("schema.response")]
 
 
 @strawberry.type
@@ -41,26 +50,67 @@ class Recipient(Node):
     # Its contact when a page read the page's contacts at once; else a dataloader reads it.
     known_contact: strawberry.Private[Any] = None
 
+    @classmethod
+    def from_row(cls, row: Any, known_contact: Any = None) -> "Recipient":
+        return cls(
+            id=strawberry.ID(global_id("Recipient", row.id)),
+            status=RecipientStatus(row.status),
+            skip_reason=SkipReason(row.skip_reason) if row.skip_reason else None,
+            bounce=Bounce.from_row(row),
+            sent_at=row.sent_at,
+            delivered_at=row.delivered_at,
+            first_opened_at=row.first_opened_at,
+            last_opened_at=row.last_opened_at,
+            opens=row.opens,
+            first_clicked_at=row.first_clicked_at,
+            clicks=row.clicks,
+            unsubscribed_at=row.unsubscribed_at,
+            pk=row.id,
+            campaign_pk=row.campaign_id,
+            contact_pk=row.contact_id,
+            variant_pk=row.variant_id,
+            owner_pk=row.owner_id,
+            latest_response_pk=row.latest_response_id,
+            known_contact=known_contact,
+        )
+
+    @classmethod
+    def from_record(cls, record: RecipientRecord) -> "Recipient":
+        contact = record.contact
+        return cls.from_row(
+            record.row, None if contact is None else contact_types.Contact.from_row(contact)
+        )
+
     @strawberry.field
     async def campaign(self, info: Info) -> Campaign:
-        return await resolve.campaign(info, self)
+        return campaign_types.Campaign.from_row(
+            await campaigns.campaign_row(info, self.campaign_pk)
+        )
 
     @strawberry.field
     def contact(self, info: Info) -> Contact:
         if self.known_contact is not None:
             return self.known_contact  # type: ignore[no-any-return]
-        return resolve.contact(info, self)  # type: ignore[return-value]
+        return self._contact(info)  # type: ignore[return-value]
+
+    async def _contact(self, info: Info) -> "Contact":
+        row = await contacts.contact_row(info, self.contact_pk)
+        assert row is not None  # a recipient's contact is in the recipient's organization
+        return contact_types.Contact.from_row(row)
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant | None:
-        return await resolve.variant(info, self)
+        row = await campaigns.variant_row(info, self.variant_pk)
+        return None if row is None else campaign_types.Variant.from_row(row)
 
     @strawberry.field
     async def latest_response(self, info: Info) -> Response | None:
-        return await resolve.latest_response(info, self)
+        row = await responses.response_row(info, self.latest_response_pk)
+        return None if row is None else response_types.Response.from_row(row)
 
     @strawberry.field(description="newest first")
     async def responses(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> Connection[Response]:
-        return await history.recipient_responses(info, self, first, after)
+        page = await history.recipient_responses(info, self.pk, first, after)
+        return Connection.from_page(page, response_types.Response.from_row)

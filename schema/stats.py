@@ -2,12 +2,12 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Any
 
 import strawberry
 
-if TYPE_CHECKING:
-    from schema.organization import User
+from resolvers.timeline import Bucket
+from schema.organization import User
 
 
 @strawberry.type(
@@ -67,8 +67,14 @@ class Funnel:
 
 @strawberry.type
 class OwnerStats:
-    owner: Annotated["User", strawberry.lazy("schema.organization")] | None
+    owner: User | None
     stats: Stats
+
+    @classmethod
+    def from_section(cls, section: tuple[Any, dict[str, Any]]) -> "OwnerStats":
+        """An owner's section: (its user row or None, its Stats fields)."""
+        owner, stats = section
+        return cls(owner=None if owner is None else User.from_row(owner), stats=Stats(**stats))
 
 
 @strawberry.type
@@ -81,6 +87,19 @@ class TimelineBucket:
     clicks: int
     bounced: int
     unsubscribed: int
+
+    @classmethod
+    def from_bucket(cls, bucket: Bucket) -> "TimelineBucket":
+        return cls(
+            start=bucket.start,
+            end=bucket.end,
+            sent=bucket.sent,
+            delivered=bucket.delivered,
+            opens=bucket.opens,
+            clicks=bucket.clicks,
+            bounced=bucket.bounced,
+            unsubscribed=bucket.unsubscribed,
+        )
 
 
 @strawberry.type

@@ -21,4 +21,4 @@ class Subscription:
         # aclosing: when the client stops, the inner stream's listener is released at once.
         async with aclosing(live_stats.campaign_stats(info, campaign_id)) as stream:
             async for stats in stream:
-                yield stats
+                yield Stats(**stats)
