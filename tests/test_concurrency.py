@@ -24,12 +24,12 @@ import pytest
 import uvicorn
 from sqlalchemy import func, insert, select, update
 
+from app.credentials import postmark_settings
 from app.database import Database
 from app.enums import Role
 from app.ids import global_id
 from app.main import create_app
 from app.models import Contact, Recipient, Response
-from app.credentials import postmark_settings
 from app.reconcile import reconcile
 from app.settings import Settings
 from tests.factories import Organization, event, make_organization

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.credentials import postmark_settings
 from app.enums import Role
 from app.ingest.providers.tracking import OPEN, make_token
 from app.main import create_app
-from app.credentials import postmark_settings
 from app.settings import Settings
 from app.telemetry import MAX_OPERATION_NAMES
 from tests.factories import event, graphql, make_campaign, post_events

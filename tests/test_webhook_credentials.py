@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.cli import main
-from app.database import Database
 from app.credentials import credentials_for
+from app.database import Database
 from app.organizations import organization_by_name
 
 PUBLIC_KEY = base64.b64encode(

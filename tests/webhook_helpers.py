@@ -5,9 +5,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from app.credentials import set_credentials
 from app.database import Database
 from app.models import Contact, Recipient, Response, SeenToken, UnmatchedEvent
-from app.credentials import set_credentials
 from tests.factories import Organization, graphql
 
 STATS = (

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.credentials import credentials_for
 from app.database import Database
 from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import IngestResult
@@ -30,7 +31,6 @@ from app.ingest.providers.adapter import (
 from app.ingest.providers.ingest import ingest_provider_events
 from app.ingest.providers.ses import SnsClient
 from app.models import SeenToken
-from app.credentials import credentials_for
 from app.organizations import organization_by_name
 from app.pubsub import publish_campaigns_changed
 from app.routes.http import json_error, json_response, read_body
