@@ -30,7 +30,8 @@ async def known_keys(
                 Response.organization_id == organization_id, Response.event_key.in_(chunk)
             )
         )
-        known.update(result.scalars())
+        # IN (...) matches no NULL key: every key read is a string.
+        known.update(key for key in result.scalars() if key is not None)
         result = await connection.execute(
             select(UnmatchedEvent.event_key).where(
                 UnmatchedEvent.organization_id == organization_id,
@@ -38,7 +39,7 @@ async def known_keys(
                 UnmatchedEvent.applied_at.is_(None),
             )
         )
-        known.update(result.scalars())
+        known.update(key for key in result.scalars() if key is not None)
     return known
 
 
