@@ -5,9 +5,7 @@ from typing import Any
 import strawberry
 
 from resolvers import records
-from schema.campaign import Campaign
-from schema.recipient import Recipient
-from schema.response import Response
+from schema.objects import Campaign, Recipient, Response
 
 
 @strawberry.type

@@ -6,14 +6,11 @@ import strawberry
 
 from resolvers import campaigns, contact_list, nodes
 from resolvers.context import Info
-from schema.campaign import Campaign, Link, Variant
 from schema.connection import Connection
-from schema.contact import Contact
 from schema.inputs import CampaignFilter, CampaignOrder, ContactFilter
 from schema.node import Node
+from schema.objects import Campaign, Contact, Link, Recipient, Response, Variant
 from schema.organization import Organization, Project, User, Viewer
-from schema.recipient import Recipient
-from schema.response import Response
 
 # The object of each type a global id may name, from its row.
 NODE_TYPES: dict[str, Any] = {

@@ -5,8 +5,6 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
-from schema.campaign import Campaign, Link, Variant
-from schema.contact import Contact
 from schema.extensions import (
     CloseReadConnection,
     MaskUnexpectedErrors,
@@ -15,11 +13,10 @@ from schema.extensions import (
     log_errors,
 )
 from schema.mutation import Mutation
+from schema.objects import Campaign, Contact, Link, Recipient, Response, Variant
 from schema.operation_telemetry import OperationTelemetry
 from schema.organization import Organization, Project, User
 from schema.query import Query
-from schema.recipient import Recipient
-from schema.response import Response
 from schema.subscription import Subscription
 
 MAX_DEPTH = 12
