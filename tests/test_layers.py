@@ -9,8 +9,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 PROJECT = Path(__file__).resolve().parent.parent
 ROOTS = ("app", "schema", "resolvers")
 
@@ -172,10 +170,6 @@ def test_app_modules_import_in_no_circle() -> None:
 
 
 SCHEMA_AND_RESOLVERS = ("schema", "resolvers")
-IN_PROGRESS = pytest.mark.xfail(
-    reason="issue 11: schema/ modules still import each other in a circle; remove this mark when done",
-    strict=False,
-)
 
 
 def test_schema_and_resolvers_import_no_module_of_a_higher_layer() -> None:
@@ -187,7 +181,6 @@ def test_schema_and_resolvers_import_no_module_of_a_higher_layer() -> None:
     assert not offending, "upward imports:\n" + "\n".join(offending)
 
 
-@IN_PROGRESS
 def test_no_project_modules_import_in_a_circle() -> None:
     graph = import_graph()
     found = [cycle_edges(graph, component) for component in cycles(graph)]
