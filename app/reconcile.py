@@ -67,8 +67,8 @@ async def campaign_histories(
             Response.campaign_id == campaign_id, Response.deleted_at.is_(None)
         )
     )
-    async for row in result:
-        histories[row.recipient_id].append(history_entry(row))
+    async for history_row in result:
+        histories[history_row.recipient_id].append(history_entry(history_row))
     return contexts, histories
 
 
