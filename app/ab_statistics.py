@@ -1,4 +1,4 @@
-"""A/B test statistics (DESIGN.md, "Metrics", A/B): pure functions, no I/O.
+"""A/B test statistics (docs/metrics.md, "A/B test"): pure functions, no I/O.
 
 Each variant is an `Arm`: how many recipients did the thing (successes) out of how many could
 (trials). Variants are compared with a pooled two-proportion z-test against the control, and with

@@ -1,4 +1,4 @@
-"""Rates and money from summed counters (DESIGN.md, "Metrics"). Pure functions."""
+"""Rates and money from summed counters (docs/metrics.md). Pure functions."""
 
 from decimal import Decimal
 from typing import Any

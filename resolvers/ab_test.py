@@ -15,7 +15,7 @@ from resolvers import campaigns, loaders
 from resolvers.context import Info
 from resolvers.records import Counters, Row
 
-# The metric's (numerator, denominator) among the statistics counters (DESIGN.md, "Metrics").
+# The metric's (numerator, denominator) among the statistics counters (docs/metrics.md).
 METRIC_COUNTERS = {
     ABMetric.OPEN_RATE: ("opened", "sent"),
     ABMetric.CLICK_RATE: ("clicked", "sent"),

@@ -10,6 +10,7 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from schema.query_cost import query_cost
@@ -17,11 +18,16 @@ from schema.query_cost import query_cost
 logger = logging.getLogger("campaign_graph.graphql")
 
 
+# strawberry's own refusals of an operation type the transport does not allow (a query over
+# the legacy graphql-ws protocol, a mutation over GET): the caller's business, not a bug.
+REFUSED_BY_STRAWBERRY = (InvalidOperationTypeError, CannotGetOperationTypeError)
+
+
 def is_unexpected(error: GraphQLError) -> bool:
-    """Errors we raised on purpose (GraphQLError) or that the validator found are shown as they
-    are; anything else is a bug and is masked."""
+    """Errors we raised on purpose (GraphQLError), strawberry's refusals and what the validator
+    found are shown as they are; anything else is a bug and is masked."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, (GraphQLError, *REFUSED_BY_STRAWBERRY))
 
 
 def _request_id(execution_context: ExecutionContext | None) -> str:

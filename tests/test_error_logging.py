@@ -69,3 +69,24 @@ async def test_a_fault_is_one_error_record_with_the_request_id(
     )
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], RuntimeError)
+
+
+def test_strawberry_refusing_an_operation_type_is_a_refusal(caplog):
+    # A query sent over the legacy graphql-ws protocol: strawberry refuses it, no bug of ours.
+    from graphql import GraphQLError
+    from graphql.language import OperationType
+    from strawberry.schema.exceptions import InvalidOperationTypeError
+
+    from schema.extensions import is_unexpected, log_errors
+
+    refusal = GraphQLError(
+        "queries are not allowed",
+        original_error=InvalidOperationTypeError(OperationType.QUERY),
+    )
+    assert not is_unexpected(refusal)
+    with caplog.at_level(logging.DEBUG):
+        log_errors([refusal], None)
+    [line] = caplog.records
+    assert line.levelno == logging.INFO and line.exc_info is None
+    assert line.getMessage().endswith("queries are not allowed")
+    assert is_unexpected(GraphQLError("boom", original_error=RuntimeError("boom")))

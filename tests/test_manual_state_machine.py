@@ -4,7 +4,7 @@ any interleaving, keep every statistic equal to a recomputation from the non-del
 The campaign has two variants (A, B) and two links; its recipients belong to two record owners,
 and one more contact (no owner, no variant) becomes a recipient on its first response. The test
 keeps its own model of the history (what it sent, what it deleted) and recomputes, with the
-rules of DESIGN.md ("Metrics") written out here in plain Python, the campaign's statistics and
+rules of docs/metrics.md written out here in plain Python, the campaign's statistics and
 rates, each variant's, each owner's section, the funnel, every link's clicks and clickers (for
 the campaign and per variant), the timeline per quarter hour (campaign and per variant) and
 summed over the default range, and every recipient's status. After every step these must equal
@@ -93,7 +93,7 @@ COUNTS = (
     "opens clicked clicks complained unsubscribed machineOpens responded leads opportunities "
     "purchases"
 ).split()
-RATES = {  # name: (numerator, denominator), DESIGN.md "Metrics"
+RATES = {  # name: (numerator, denominator), docs/metrics.md
     "deliveryRate": ("delivered", "sent"),
     "openRate": ("opened", "sent"),
     "confirmedOpenRate": ("opened", "delivered"),

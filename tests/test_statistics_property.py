@@ -1,5 +1,5 @@
 """Random event histories, sent in any order with duplicates, serve exactly the statistics that
-DESIGN.md's "Metrics" defines, recomputed here in plain Python from the events alone."""
+docs/metrics.md defines, recomputed here in plain Python from the events alone."""
 
 import asyncio
 from collections import defaultdict
@@ -129,7 +129,7 @@ def deliveries(draw: Any) -> tuple[list[dict[str, Any]], list[list[dict[str, Any
     return unique, batches
 
 
-# --- The independent recomputation (DESIGN.md, "Metrics") ------------------------------------
+# --- The independent recomputation (docs/metrics.md) ------------------------------------
 
 
 @dataclass

@@ -66,7 +66,7 @@ def quarter_hour(moment: datetime) -> datetime:
 
 
 def stats_counters(state: RecipientState) -> Counters:
-    """The recipient's row in the campaign statistics (DESIGN.md, "Metrics")."""
+    """The recipient's row in the campaign statistics (docs/metrics.md)."""
     delivery = state.delivery_state
     opted_out = state.unsubscribed or state.complained
     return {

@@ -1,4 +1,4 @@
-"""The canonical event format (DESIGN.md, "Interfaces"): parsing and validation, no I/O.
+"""The canonical event format (README, "Canonical events"): parsing and validation, no I/O.
 
 Every problem with an event is reported with the event's index, so that a refused batch tells the
 sender everything it has to fix at once.

@@ -1,4 +1,4 @@
-"""A recipient's state as a pure function of its history (DESIGN.md, "Metrics").
+"""A recipient's state as a pure function of its history (docs/metrics.md).
 
 Nothing here depends on the order the entries arrive in: every choice is by `occurred_at`, with
 fixed tie-breaks, so the same events in any order fold to the same state.
