@@ -20,7 +20,12 @@ from app.ingest.contributions import (
 )
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import recipient_state
-from app.ingest.refold import HISTORY_COLUMNS, history_entry, state_columns
+from app.ingest.refold import (
+    HISTORY_COLUMNS,
+    RECIPIENT_CONTEXT_COLUMNS,
+    history_entry,
+    state_columns,
+)
 from app.models import Campaign, Contact, Link, Recipient, Response
 
 
@@ -46,14 +51,7 @@ async def campaign_histories(
     """Each recipient of a campaign with its non-deleted history."""
     contexts: dict[int, RecipientContext] = {}
     rows = await connection.execute(
-        select(
-            Recipient.id,
-            Recipient.campaign_id,
-            Recipient.contact_id,
-            Recipient.variant_id,
-            Recipient.owner_id,
-            Contact.email,
-        )
+        select(*RECIPIENT_CONTEXT_COLUMNS)
         .join(Contact, Contact.id == Recipient.contact_id)
         .where(Recipient.campaign_id == campaign_id)
     )

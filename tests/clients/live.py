@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -23,6 +22,7 @@ import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
+from tests.postgres_server import free_port
 
 CLIENTS = Path(__file__).parent
 NODE_MODULES = CLIENTS / "node_modules"
@@ -56,12 +56,6 @@ def artifacts_folder() -> Path:
     folder = Path(os.environ.get("CAMPAIGN_GRAPH_ARTIFACTS", CLIENTS.parents[1] / "artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class LiveServer:
