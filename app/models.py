@@ -195,6 +195,7 @@ class Response(Base):
         Index("ix_responses_recipient_occurred", "recipient_id", "occurred_at"),
         Index("ix_responses_campaign_occurred", "campaign_id", "occurred_at"),
         Index("ix_responses_contact_occurred", "contact_id", "occurred_at"),
+        Index("ix_responses_campaign_classified_by", "campaign_id", "classified_by"),
     )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
@@ -226,6 +227,12 @@ class Response(Base):
     os: Mapped[str | None] = mapped_column(String(100))
     machine: Mapped[bool] = mapped_column(Boolean, default=False)
     bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which rule set this open/click aside (ClassificationReason; NULL: a person's), under which
+    # RULE_VERSION (NULL: classified before rules were versioned), and what the event itself said
+    # (the provider's or sender's flag; NULL: nothing), kept so `reclassify` can re-apply rules.
+    classified_by: Mapped[str | None] = mapped_column(String(20))
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    reported: Mapped[bool | None] = mapped_column(Boolean)
     recorded_by: Mapped[str | None] = mapped_column(String(200))
     deleted_at: Mapped[datetime | None]
     deleted_by: Mapped[str | None] = mapped_column(String(200))
