@@ -303,6 +303,18 @@ def command_providers_set(args: argparse.Namespace) -> None:
                 args.header_name,
                 secret_value(args.header_secret),
             )
+        elif args.provider == "brevo":
+            settings = credentials.brevo_settings(
+                args.username,
+                secret_value(args.password),
+                secret_value(args.token),
+                args.header_name,
+                secret_value(args.header_secret),
+            )
+        elif args.provider == "sparkpost":
+            settings = credentials.sparkpost_settings(
+                args.username, secret_value(args.password), secret_value(args.token)
+            )
         else:
             settings = credentials.ses_settings(args.topic_arn)
     except credentials.CredentialError as exc:
@@ -419,6 +431,18 @@ def add_providers_commands(commands: Any) -> None:
     postmark.add_argument("--password", help="('-': read from stdin)")
     postmark.add_argument("--header-name", default=None, help="default X-Webhook-Secret")
     postmark.add_argument("--header-secret", help="('-': read from stdin)")
+    brevo = by_provider.add_parser("brevo", help="basic auth, a bearer token, or a secret header")
+    brevo.add_argument("--username")
+    brevo.add_argument("--password", help="('-': read from stdin)")
+    brevo.add_argument("--token", help="the webhook's bearer token ('-': read from stdin)")
+    brevo.add_argument("--header-name", default=None, help="default X-Webhook-Secret")
+    brevo.add_argument("--header-secret", help="('-': read from stdin)")
+    sparkpost = by_provider.add_parser("sparkpost", help="basic auth, or the webhook's token")
+    sparkpost.add_argument("--username")
+    sparkpost.add_argument("--password", help="('-': read from stdin)")
+    sparkpost.add_argument(
+        "--token", help="auth token, sent as X-MessageSystems-Webhook-Token ('-': stdin)"
+    )
     ses = by_provider.add_parser("ses", help="SNS topics allowed to post")
     ses.add_argument("--topic-arn", action="append", default=[], help="repeat for several")
     set_command.set_defaults(handler=command_providers_set)
@@ -429,7 +453,9 @@ def add_providers_commands(commands: Any) -> None:
         "remove", help="delete an organization's webhook credentials for a provider"
     )
     remove_command.add_argument("--org", required=True)
-    remove_command.add_argument("provider", choices=["sendgrid", "mailgun", "ses", "postmark"])
+    remove_command.add_argument(
+        "provider", choices=["sendgrid", "mailgun", "ses", "postmark", "brevo", "sparkpost"]
+    )
     remove_command.set_defaults(handler=command_providers_remove)
 
 

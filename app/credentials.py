@@ -4,7 +4,11 @@ Managed with `campaign-graph providers set|list|remove`. Settings by provider:
 - sendgrid: {"public_key": base64 DER or PEM}, the Event Webhook's verification key;
 - mailgun: {"signing_key": ...}, the HTTP webhook signing key (needed in clear to compute HMACs);
 - postmark: {"username", "basic_sha256"} or {"header_name", "secret_sha256"}: only hashes;
-- ses: {"topic_arns": [...]}, the SNS topics allowed to post (empty: any topic).
+- ses: {"topic_arns": [...]}, the SNS topics allowed to post (empty: any topic);
+- brevo: {"username", "basic_sha256"}, or {"header_name", "secret_sha256", "bearer"}: a token
+  in `Authorization: Bearer` (Brevo's webhook auth) or in a custom header: only hashes;
+- sparkpost: {"username", "basic_sha256"} or {"header_name": "X-MessageSystems-Webhook-Token",
+  "secret_sha256"}: only hashes.
 """
 
 import hashlib
@@ -19,7 +23,7 @@ from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.providers.sendgrid import load_public_key
 from app.models import Organization, ProviderCredential
 
-PROVIDERS = ("sendgrid", "mailgun", "ses", "postmark")
+PROVIDERS = ("sendgrid", "mailgun", "ses", "postmark", "brevo", "sparkpost")
 TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
 HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 
@@ -68,6 +72,53 @@ def postmark_settings(
     raise CredentialError("give --username and --password, or --header-secret")
 
 
+def basic_settings(username: str | None, password: str | None) -> dict[str, Any]:
+    """Basic auth credentials, kept as a SHA-256 of "username:password"."""
+    if not username or not password or ":" in username:
+        raise CredentialError("basic auth needs a username (without ':') and a password")
+    if len(password) < 12:
+        raise CredentialError("the password must be at least 12 characters")
+    return {"username": username, "basic_sha256": sha256(f"{username}:{password}")}
+
+
+def token_settings(header_name: str, token: str, bearer: bool = False) -> dict[str, Any]:
+    """A token sent in a header (after "Bearer " when `bearer`), kept as its SHA-256."""
+    if not HEADER_NAME.match(header_name):
+        raise CredentialError(f"not a header name: {header_name!r}")
+    if len(token) < 16:
+        raise CredentialError("the token must be at least 16 characters")
+    settings: dict[str, Any] = {"header_name": header_name, "secret_sha256": sha256(token)}
+    return settings | ({"bearer": True} if bearer else {})
+
+
+def brevo_settings(
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    header_name: str | None = None,
+    header_secret: str | None = None,
+) -> dict[str, Any]:
+    """Brevo: basic auth in the URL, its webhook `auth` bearer token, or a custom header."""
+    if username is not None or password is not None:
+        return basic_settings(username, password)
+    if token:
+        return token_settings("Authorization", token, bearer=True)
+    if header_secret:
+        return token_settings(header_name or "X-Webhook-Secret", header_secret)
+    raise CredentialError("give --username and --password, --token, or --header-secret")
+
+
+def sparkpost_settings(
+    username: str | None = None, password: str | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """SparkPost: the webhook's basic auth, or its auth token (X-MessageSystems-Webhook-Token)."""
+    if username is not None or password is not None:
+        return basic_settings(username, password)
+    if token:
+        return token_settings("X-MessageSystems-Webhook-Token", token)
+    raise CredentialError("give --username and --password, or --token")
+
+
 def ses_settings(topic_arns: list[str] | None = None) -> dict[str, Any]:
     for arn in topic_arns or []:
         if not TOPIC_ARN.match(arn):
@@ -85,6 +136,12 @@ def describe(provider: str, settings: dict[str, Any]) -> str:
         if "username" in settings:
             return f"basic auth as {settings['username']}"
         return f"secret header {settings['header_name']}"
+    if provider in ("brevo", "sparkpost"):
+        if "username" in settings:
+            return f"basic auth as {settings['username']}"
+        if settings.get("bearer"):
+            return "bearer token (Authorization)"
+        return f"token header {settings['header_name']}"
     if provider == "ses":
         return ", ".join(settings.get("topic_arns") or []) or "any SNS topic (no topic ARN set)"
     return ""

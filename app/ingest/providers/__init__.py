@@ -7,7 +7,7 @@ and returns its events (app/ingest/providers/adapter.py); `ingest.py` applies th
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.ingest.providers import mailgun, postmark, sendgrid, ses
+from app.ingest.providers import brevo, mailgun, postmark, sendgrid, ses, sparkpost
 from app.ingest.providers.adapter import Delivery, WebhookRequest
 
 Adapter = Callable[[WebhookRequest, dict[str, Any]], Awaitable[Delivery]]
@@ -17,4 +17,6 @@ ADAPTERS: dict[str, Adapter] = {
     mailgun.PROVIDER: mailgun.receive,
     ses.PROVIDER: ses.receive,
     postmark.PROVIDER: postmark.receive,
+    brevo.PROVIDER: brevo.receive,
+    sparkpost.PROVIDER: sparkpost.receive,
 }

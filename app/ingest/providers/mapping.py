@@ -145,6 +145,111 @@ POSTMARK_BOUNCES: dict[int, Outcome] = {
     100010: Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),  # TemplateRenderingFailed
 }
 
+# --- Brevo (Sendinblue): "event" of transactional and marketing webhooks ----------------------
+BREVO_EVENTS: dict[str, Outcome] = {
+    # "request": Brevo accepted the message for sending (a later "blocked" or "invalid_email"
+    # still says it never left): SENT, as SendGrid's processed.
+    "request": Outcome(T.SENT),
+    "sent": Outcome(T.SENT),
+    "delivered": Outcome(T.DELIVERED),
+    # Brevo sends "unique_opened" for the first open and "opened" for later ones: each is one
+    # load of the pixel, so both count as opens (the recipient is opened once either way).
+    "opened": Outcome(T.OPENED),
+    "unique_opened": Outcome(T.OPENED),
+    # "Loaded by proxy" (Apple Mail Privacy Protection and the like): the pixel was fetched by a
+    # proxy, not by a person reading: machine opens (the adapter sets the flag).
+    "proxy_open": Outcome(T.OPENED),
+    "unique_proxy_open": Outcome(T.OPENED),
+    "click": Outcome(T.CLICKED),
+    # A permanent refusal by the recipient's server: the address is bad, suppress it.
+    "hard_bounce": Outcome(T.BOUNCED, HARD, C.UNSPECIFIED),
+    # A temporary refusal that Brevo stopped retrying: a soft bounce, no suppression.
+    "soft_bounce": Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),
+    # Brevo found the address invalid and did not send (or the ISP said so before): never
+    # delivered, and the address will never work: DROPPED with INVALID_ADDRESS.
+    "invalid_email": Outcome(T.DROPPED, skip_reason=SkipReason.INVALID_ADDRESS),
+    "invalid": Outcome(T.DROPPED, skip_reason=SkipReason.INVALID_ADDRESS),
+    # Brevo is still retrying: DEFERRED until a delivery or a bounce follows.
+    "deferred": Outcome(T.DEFERRED),
+    # Brevo refused to send (the address is on its blocklist: earlier bounce, unsubscribe or
+    # complaint; the reason text says which): never sent, DROPPED.
+    "blocked": Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),
+    # Brevo could not send at all (its own failure, e.g. a template error): DROPPED, as
+    # Postmark's TemplateRenderingFailed; nothing is said about the address.
+    "error": Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),
+    "spam": Outcome(T.COMPLAINED),
+    "complaint": Outcome(T.COMPLAINED),
+    "unsubscribed": Outcome(T.UNSUBSCRIBED),  # transactional
+    "unsubscribe": Outcome(T.UNSUBSCRIBED),  # marketing
+}
+# Not in the table (kept unmatched with their raw payload): marketing contact events
+# (contact_updated, contact_deleted, list_addition), unique coupon sent, SMS events, inbound.
+BREVO_PROXY_OPENS = frozenset({"proxy_open", "unique_proxy_open"})
+
+# --- SparkPost: msys.<category>.type; bounces split on bounce_class ---------------------------
+SPARKPOST_EVENTS: dict[str, ResponseType] = {
+    "injection": T.SENT,
+    "delivery": T.DELIVERED,
+    "delay": T.DEFERRED,  # SparkPost retries; a delivery or a bounce follows
+    "bounce": T.BOUNCED,  # outcome by bounce_class (SPARKPOST_BOUNCE_CLASSES)
+    # An asynchronous bounce after SparkPost saw the message accepted: the same bounce_class
+    # decides; a bounce after a delivery is the recipient's final fate.
+    "out_of_band": T.BOUNCED,
+    # SparkPost refused the message by policy (e.g. a suppressed or sandbox-limited
+    # recipient) or could not render it: never sent, DROPPED with the reason as the note.
+    "policy_rejection": T.DROPPED,
+    "generation_failure": T.DROPPED,
+    "generation_rejection": T.DROPPED,
+    "open": T.OPENED,
+    "amp_open": T.OPENED,  # the same open, in the AMP part of the message
+    "click": T.CLICKED,
+    "amp_click": T.CLICKED,
+    "spam_complaint": T.COMPLAINED,  # except feedback type not-spam (SPARKPOST_NOT_COMPLAINTS)
+    # The List-Unsubscribe header or a link tagged data-msys-unsubscribe: the recipient's own.
+    "list_unsubscribe": T.UNSUBSCRIBED,
+    "link_unsubscribe": T.UNSUBSCRIBED,
+}
+# Not in the table (kept unmatched): "initial_open" and "amp_initial_open" (the pixel at the
+# top of the message, loaded by the same open that "open" reports with the bottom pixel:
+# counting both would count each open twice); relay, ingest, A/B test and SMS events.
+# ARF feedback types that are not a complaint: the recipient said the message is not spam.
+SPARKPOST_NOT_COMPLAINTS = frozenset({"not-spam"})
+# SparkPost's bounce classification codes (its "Bounce Classification Codes" table) and its
+# category for each: Hard, Soft, Block, Admin, Undetermined.
+SPARKPOST_BOUNCE_CLASSES: dict[int, Outcome] = {
+    # Undetermined: the response could not be classified; soft, an unknown failure must not
+    # suppress the address for good.
+    1: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),
+    10: Outcome(T.BOUNCED, HARD, C.USER_NOT_FOUND),  # Invalid Recipient (Hard)
+    20: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # Soft Bounce
+    21: Outcome(T.BOUNCED, SOFT, C.DOMAIN_NOT_FOUND),  # DNS Failure (Soft: DNS may recover)
+    22: Outcome(T.BOUNCED, SOFT, C.MAILBOX_FULL),  # Mailbox Full
+    23: Outcome(T.BOUNCED, SOFT, C.MESSAGE_TOO_LARGE),  # Too Large
+    24: Outcome(T.BOUNCED, SOFT, C.NO_ANSWER),  # Timeout
+    # Admin Failure and Smart Send Suppression: SparkPost's own policy stopped the message
+    # (e.g. the address is on its suppression list): never sent, DROPPED.
+    25: Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),
+    26: Outcome(T.DROPPED, skip_reason=SkipReason.OTHER),
+    30: Outcome(T.BOUNCED, HARD, C.USER_NOT_FOUND),  # Generic Bounce: No RCPT (Hard)
+    40: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # Generic Bounce (Soft)
+    # Block: Mail Block, Spam Block, Spam Content, Prohibited Attachment, Relaying Denied. The
+    # receiver refused the sender or the content, not the address: soft, SPAM_BLOCKED (a hard
+    # bounce would suppress a good address for good).
+    50: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
+    51: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
+    52: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
+    53: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
+    54: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
+    70: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # Transient Failure
+    # Unsubscribe (an unsubscribe request by reply): the recipient's own, as Postmark's 16.
+    90: Outcome(T.UNSUBSCRIBED),
+    # Challenge-Response: the receiver wants the sender verified; soft, as Postmark's 16384.
+    100: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),
+}
+# Classes not listed are not a delivery's fate, kept unmatched: 60 Auto-Reply (an out-of-office
+# answer; the message was delivered) and 80 Subscribe (a subscribe request by reply).
+
+
 # --- Enhanced SMTP status codes (RFC 3463), shared by every provider's bounce text ------------
 ENHANCED_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 STATUS_CATEGORIES: dict[str, BounceCategory] = {
