@@ -44,19 +44,41 @@ async def lock_message_ids(
     )
 
 
+# message id -> (campaign externalId, contact email) of each recipient that recorded it.
+# One send to several recipients shares its message id (SendGrid's X-Message-Id, Mailgun's
+# Message-Id), so an id may name several recipients: the event's own address picks one.
+Recorded = dict[str, list[tuple[str, str]]]
+
+
+def recipient_of(recorded: Recorded, message_id: str | None, email: Any) -> tuple[str, str] | None:
+    """The (campaign, email) an event of `message_id` sent to `email` belongs to, if recorded.
+
+    An event that names its address matches only the recipient with that address (never
+    another recipient of the same send); one without an address matches when its message id
+    names exactly one recipient.
+    """
+    candidates = recorded.get(message_id or "", [])
+    if isinstance(email, str) and email.strip():
+        address = email.strip().lower()
+        return next((c for c in candidates if c[1] == address), None)
+    return candidates[0] if len(candidates) == 1 else None
+
+
 async def recorded_message_ids(
     connection: AsyncConnection, organization_id: int, message_ids: set[str]
-) -> dict[str, tuple[str, str]]:
-    """message id -> (campaign externalId, contact email) of recipients that recorded it."""
-    found: dict[str, tuple[str, str]] = {}
+) -> Recorded:
+    """The recipients (campaign externalId, contact email) that recorded each message id."""
+    found: Recorded = {}
     for chunk in in_chunks(sorted(message_ids)):
         result = await connection.execute(
             select(Recipient.message_id, Campaign.external_id, Contact.email)
             .join(Campaign, Campaign.id == Recipient.campaign_id)
             .join(Contact, Contact.id == Recipient.contact_id)
             .where(Campaign.organization_id == organization_id, Recipient.message_id.in_(chunk))
+            .order_by(Recipient.id)
         )
-        found.update({row.message_id: (row.external_id, row.email) for row in result})
+        for row in result:
+            found.setdefault(row.message_id, []).append((row.external_id, row.email))
     return found
 
 
@@ -127,10 +149,11 @@ async def apply_pending(
     events: list[CanonicalEvent] = []
     applied: list[int] = []
     for row in rows:
-        if row.message_id not in known:
-            continue  # another recipient's id won ("the first one wins"): stays kept
-        campaign, email = known[row.message_id]
         pending = row.payload["pending"]
+        match = recipient_of(known, row.message_id, pending["contact"].get("email"))
+        if match is None:
+            continue  # not this address's message (yet): stays kept
+        campaign, email = match
         data = {
             **pending,
             "campaign": campaign,

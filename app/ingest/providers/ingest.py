@@ -28,6 +28,7 @@ from app.ingest.geolocation import Geolocator, with_place
 from app.ingest.pending import (
     MESSAGE_ID_LIMIT,
     lock_message_ids,
+    recipient_of,
     record_and_apply_pending,
     recorded_message_ids,
 )
@@ -42,25 +43,37 @@ PLACEHOLDER_CAMPAIGN = "-"
 async def match_by_message_id(
     connection: AsyncConnection, organization_id: int, events: Sequence[ProviderEvent]
 ) -> dict[str, dict[str, Any]]:
-    """Canonical events by key, those without campaign metadata completed by message id."""
-    in_batch = {
-        event.message_id: (event.canonical["campaign"], event.canonical["contact"].get("email"))
-        for event in events
-        if event.canonical and "campaign" in event.canonical and event.message_id
-    }
+    """Canonical events by key, those without campaign metadata completed by message id.
+
+    A message id is matched together with the event's address: one send to several recipients
+    shares its id, and an open by one of them must not count for another.
+    """
     missing = {
         event.message_id
         for event in events
         if event.canonical and "campaign" not in event.canonical and event.message_id
-    } - set(in_batch)
-    known = in_batch | await recorded_message_ids(connection, organization_id, missing)
+    }
+    if not missing:
+        return {event.key: event.canonical for event in events if event.canonical is not None}
+    known = await recorded_message_ids(connection, organization_id, missing)
+    for event in events:  # events of the same batch that carry the metadata
+        if event.canonical and "campaign" in event.canonical and event.message_id in missing:
+            email = str(event.canonical["contact"].get("email") or "").strip().lower()
+            pair = (event.canonical["campaign"], email)
+            if email and pair not in known.setdefault(event.message_id, []):
+                known[event.message_id].append(pair)
     completed: dict[str, dict[str, Any]] = {}
     for event in events:
         if event.canonical is None:
             continue
         data = event.canonical
-        if "campaign" not in data and event.message_id in known:
-            campaign, email = known[event.message_id]  # type: ignore[index]
+        match = (
+            recipient_of(known, event.message_id, data["contact"].get("email"))
+            if "campaign" not in data
+            else None
+        )
+        if match is not None:
+            campaign, email = match
             data = {
                 **data,
                 "campaign": campaign,
@@ -68,6 +81,12 @@ async def match_by_message_id(
             }
         completed[event.key] = data
     return completed
+
+
+def address_of(event: ProviderEvent) -> str:
+    """The event's recipient address as contacts store it (lower case), or ""."""
+    email = (event.canonical or {}).get("contact", {}).get("email")
+    return email.strip().lower() if isinstance(email, str) else ""
 
 
 async def keep_raw(
@@ -148,7 +167,7 @@ async def ingest_provider_events(
     With a geolocator, events whose provider gives no place get one from their IP.
     """
     with_metadata = {
-        event.message_id
+        (event.message_id, address_of(event))
         for event in events
         if event.canonical and "campaign" in event.canonical and event.message_id
     }
@@ -156,7 +175,7 @@ async def ingest_provider_events(
         event.canonical
         and "campaign" not in event.canonical
         and event.message_id
-        and event.message_id not in with_metadata
+        and (event.message_id, address_of(event)) not in with_metadata
         for event in events
     )
     if waiting or with_metadata:
