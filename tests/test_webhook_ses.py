@@ -13,9 +13,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+from sqlalchemy import select
 
-from tests.factories import BASE_TIME, make_campaign
-from tests.webhook_helpers import configure, recipients, stats, stored, unmatched_kinds
+from app.models import UnmatchedEvent
+from tests.factories import BASE_TIME, graphql, make_campaign
+from tests.webhook_helpers import (
+    ADD_RECIPIENTS,
+    configure,
+    recipients,
+    stats,
+    stored,
+    unmatched_kinds,
+)
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
@@ -210,9 +219,9 @@ async def post(client: Any, organization: Any, message: Any) -> Any:
 
 EXPECTED = {
     # ann delivered, opened, clicked; bob permanent bounce (5.1.1); cy delayed then transient
-    # bounce; dee rejected and gus on the suppression list (dropped); eve delivered, a machine
-    # open, a complaint; fay delivered and unsubscribed from all.
-    "recipients": 7, "sent": 7, "notSent": 0, "delivered": 3, "deferred": 0, "dropped": 2,
+    # bounce; dee rejected, gus on the suppression list and hal's template not rendered
+    # (dropped); eve delivered, a machine open, a complaint; fay delivered and unsubscribed.
+    "recipients": 8, "sent": 8, "notSent": 0, "delivered": 3, "deferred": 0, "dropped": 3,
     "bounced": 2, "hardBounced": 1, "softBounced": 1, "opened": 2, "opens": 2, "clicked": 1,
     "clicks": 1, "complained": 1, "unsubscribed": 1, "machineOpens": 1, "botClicks": 0,
 }  # fmt: skip
@@ -230,14 +239,17 @@ async def test_signed_notifications_become_statistics(
         response = await post(client, organization_with_ses, message)
         assert response.status_code == 200, response.text
         totals = {k: totals[k] + v for k, v in response.json().items()}
-    assert totals == {"accepted": 18, "duplicates": 0, "unmatched": 1}
+    assert totals == {"accepted": 19, "duplicates": 0, "unmatched": 0}
     assert await stats(client, organization_with_ses) == EXPECTED
     people = await recipients(client, organization_with_ses)
     assert people["bob@example.com"]["bounce"] == {"type": "HARD", "category": "USER_NOT_FOUND"}
     assert people["cy@example.com"]["bounce"] == {"type": "SOFT", "category": "MAILBOX_FULL"}
     assert people["gus@example.com"]["skipReason"] == "PREVIOUSLY_BOUNCED"
     assert people["fay@example.com"]["status"] == "UNSUBSCRIBED"
-    assert await unmatched_kinds(database) == [("ses", "Rendering Failure")]
+    # A Rendering Failure is SES not sending: dropped, with SES's error message.
+    assert people["hal@example.com"]["status"] == "DROPPED"
+    assert people["hal@example.com"]["skipReason"] == "OTHER"
+    assert await unmatched_kinds(database) == []
     # The certificate was fetched once, then served from the cache.
     assert aws.requests == [CERT_URL]
 
@@ -406,10 +418,87 @@ async def test_untagged_events_give_the_same_numbers_in_any_order(
         assert (await post(client, organization_with_ses, message)).status_code == 200
     assert await stats(client, organization_with_ses) == EXPECTED
     counts = await stored(database)
-    assert counts["responses"] == 18  # every canonical event once
+    assert counts["responses"] == 19  # every canonical event once
     # Replays (the same SNS messages, any order) are duplicates and change nothing.
     for message in list(reversed(messages)) + messages:
         response = await post(client, organization_with_ses, message)
         assert response.json() == {"accepted": 0, "duplicates": 1, "unmatched": 0}
     assert await stats(client, organization_with_ses) == EXPECTED
     assert await stored(database) == counts
+
+
+def complaint(recipient: str, **fields: Any) -> dict[str, Any]:
+    """A Complaint as SES documents it, with the given feedback type or subtype."""
+    return ses("Complaint", recipient, complaint={
+        "timestamp": at(7200), "feedbackId": f"0102018c-{recipient[:3]}-complaint",
+        "userAgent": "Mozilla/5.0 (compatible; feedback loop)", "arrivalDate": at(7000),
+        "complainedRecipients": [{"emailAddress": recipient}], **fields})  # fmt: skip
+
+
+async def test_a_not_spam_feedback_is_no_complaint(client, organization_with_ses, database) -> None:
+    for event in (
+        ses("Send", "ivy@example.com", send={}),
+        ses("Delivery", "ivy@example.com", delivery={"timestamp": at(2), "recipients": ["ivy@example.com"]}),
+    ):  # fmt: skip
+        assert (await post(client, organization_with_ses, notification(event))).status_code == 200
+    not_spam = complaint("ivy@example.com", complaintFeedbackType="not-spam")
+    response = await post(client, organization_with_ses, notification(not_spam))
+    assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 1}
+    numbers = await stats(client, organization_with_ses)
+    assert (numbers["delivered"], numbers["complained"]) == (1, 0)
+    people = await recipients(client, organization_with_ses)
+    assert people["ivy@example.com"]["status"] == "DELIVERED"
+    # Kept aside with its raw payload and the reason, for anyone to read.
+    async with database.read() as connection:
+        reason = (
+            await connection.execute(
+                select(UnmatchedEvent.reason).where(
+                    UnmatchedEvent.organization_id == organization_with_ses.id
+                )
+            )
+        ).scalar_one()
+    assert "not-spam" in reason
+    # Not suppressed: a later campaign may send to ivy.
+    summer = await make_campaign(client, organization_with_ses, "summer")
+    body = await graphql(
+        client, organization_with_ses, ADD_RECIPIENTS,
+        {"input": {"campaignId": summer, "contacts": [{"email": "ivy@example.com"}]}},
+    )  # fmt: skip
+    assert body["data"]["addRecipients"]["added"] == 1
+
+
+async def test_a_complaint_on_the_suppression_list_is_dropped(
+    client, organization_with_ses
+) -> None:
+    suppressed = complaint("jo@example.com", complaintSubType="OnAccountSuppressionList")
+    del suppressed["complaint"]["userAgent"], suppressed["complaint"]["arrivalDate"]
+    response = await post(client, organization_with_ses, notification(suppressed))
+    assert response.json() == {"accepted": 1, "duplicates": 0, "unmatched": 0}
+    numbers = await stats(client, organization_with_ses)
+    assert (numbers["dropped"], numbers["delivered"], numbers["complained"]) == (1, 0, 0)
+    people = await recipients(client, organization_with_ses)
+    assert people["jo@example.com"]["status"] == "DROPPED"
+    assert people["jo@example.com"]["skipReason"] == "COMPLAINED"
+
+
+def subscription(recipient: str, old: list[tuple[str, str]], new: list[tuple[str, str]]) -> dict:
+    def preferences(topics: list[tuple[str, str]]) -> dict[str, Any]:
+        return {"unsubscribeAll": False, "topicSubscriptionStatus": [
+            {"topicName": name, "subscriptionStatus": status} for name, status in topics]}  # fmt: skip
+
+    return ses("Subscription", recipient, subscription={
+        "contactList": "Newsletter", "timestamp": at(900), "source": "UnsubscribeHeader",
+        "newTopicPreferences": preferences(new), "oldTopicPreferences": preferences(old)})  # fmt: skip
+
+
+async def test_a_topic_opt_out_is_an_unsubscribe_an_opt_in_is_kept_aside(
+    client, organization_with_ses
+) -> None:
+    opt_out = subscription("kim@example.com", [("Offers", "OptIn")], [("Offers", "OptOut")])
+    opt_in = subscription("lee@example.com", [("Offers", "OptOut")], [("Offers", "OptIn")])
+    response = await post(client, organization_with_ses, notification(opt_out))
+    assert response.json() == {"accepted": 1, "duplicates": 0, "unmatched": 0}
+    response = await post(client, organization_with_ses, notification(opt_in))
+    assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 1}
+    numbers = await stats(client, organization_with_ses)
+    assert (numbers["recipients"], numbers["unsubscribed"]) == (1, 1)

@@ -12,7 +12,7 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
-from app.enums import BounceCategory, ResponseType, SkipReason
+from app.enums import BounceCategory, BounceType, ResponseType, SkipReason
 from app.ingest.providers.adapter import (
     Delivery,
     PayloadError,
@@ -30,6 +30,7 @@ from app.ingest.providers.mapping import (
     MAILGUN_EVENTS,
     MAILGUN_HUMAN_BOTS,
     MAILGUN_SEVERITIES,
+    MAILGUN_SOFT_REASONS,
     MAILGUN_SUPPRESSIONS,
     status_category,
 )
@@ -91,13 +92,22 @@ def normalize(data: Any) -> ProviderEvent:
     fields: dict[str, Any] = {}
     status = object_at(data, "delivery-status")
     reason = str(data.get("reason") or "")
+    severity = str(data.get("severity") or "permanent")
     if type is T.BOUNCED and reason in MAILGUN_SUPPRESSIONS:
         # Mailgun did not try: the address is on its suppression list.
         type = T.DROPPED
         fields.update(skipReason=MAILGUN_SUPPRESSIONS[reason].value, note=reason)
         kind = f"failed/{reason}"
+    elif type is T.BOUNCED and MAILGUN_SEVERITIES.get(severity) is T.DEFERRED:
+        # Mailgun retries: deferred until a delivery or a permanent failure follows.
+        type = T.DEFERRED
+        fields["note"] = (
+            " ".join(str(status[k]) for k in ("code", "message", "description") if status.get(k))
+            or reason
+            or None
+        )
+        kind = f"failed/{severity}"
     elif type is T.BOUNCED:
-        severity = str(data.get("severity") or "permanent")
         if severity not in MAILGUN_SEVERITIES:
             raise PayloadError(f"event-data.severity must be permanent or temporary: {severity!r}")
         category = status_category(
@@ -108,8 +118,9 @@ def normalize(data: Any) -> ProviderEvent:
         diagnostic = " ".join(
             str(status[k]) for k in ("code", "message", "description") if status.get(k)
         )
+        soft = reason in MAILGUN_SOFT_REASONS  # "Too old": retries ran out, the address may work
         fields["bounce"] = {
-            "type": MAILGUN_SEVERITIES[severity].value,
+            "type": (BounceType.SOFT if soft else BounceType.HARD).value,
             "category": category.value,
             "diagnostic": diagnostic or None,
         }

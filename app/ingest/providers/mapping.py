@@ -69,7 +69,15 @@ MAILGUN_EVENTS: dict[str, ResponseType] = {
     "complained": T.COMPLAINED,
     "unsubscribed": T.UNSUBSCRIBED,
 }
-MAILGUN_SEVERITIES: dict[str, BounceType] = {"permanent": HARD, "temporary": SOFT}
+# failed "severity": permanent is Mailgun giving up on the message (a bounce); temporary is one
+# failed attempt that Mailgun retries (for up to 8 hours), so the message is DEFERRED until a
+# delivery or a permanent failure follows, as SendGrid's "deferred" and SES's DeliveryDelay are.
+MAILGUN_SEVERITIES: dict[str, ResponseType] = {"permanent": T.BOUNCED, "temporary": T.DEFERRED}
+# A permanent failure with reason "old" ("Too old": Mailgun stopped retrying after its retry
+# window, every attempt having failed temporarily) is the end of this message, but says nothing
+# against the address: a SOFT bounce (NO_ANSWER), which does not suppress the contact, where
+# other permanent failures are HARD.
+MAILGUN_SOFT_REASONS = {"old"}
 # client-info.bot values that are a person after all. Mailgun documents "apple" (Apple Mail
 # Privacy Protection prefetch), "gmail" (Gmail's image proxy) and "generic" (a scanner or
 # firewall), empty for none. Gmail's proxy fetches the image when the person opens the message
@@ -93,7 +101,28 @@ SES_EVENTS: dict[str, ResponseType] = {
     "Open": T.OPENED,
     "Click": T.CLICKED,
     "Complaint": T.COMPLAINED,
-    "Subscription": T.UNSUBSCRIBED,  # only when newTopicPreferences.unsubscribeAll is true
+    # When newTopicPreferences.unsubscribeAll is true, or when a topic went to OptOut: the person
+    # used this message's unsubscribe link or List-Unsubscribe header. A topic opt-out counts as
+    # an unsubscribe, as SendGrid's group_unsubscribe does (campaigns here have no topic, and
+    # the person did ask, from this message, for less mail); a change that only opts in is kept
+    # aside (SES_TOPIC_OPT_IN).
+    "Subscription": T.UNSUBSCRIBED,
+    # SES did not send: its template could not be rendered (a missing variable). The message's
+    # fate, like Postmark's TemplateRenderingFailed: DROPPED (OTHER) with SES's error message.
+    "Rendering Failure": T.DROPPED,
+}
+SES_TOPIC_OPT_IN = "a topic preference change that only opts in: not a response to the campaign"
+# complaintFeedbackType "not-spam": the recipient (through their mailbox provider's feedback
+# loop) said the message is NOT spam, the opposite of a complaint. Kept aside with this reason
+# (its raw payload in unmatched_events), counted nowhere, never suppressing the contact.
+SES_NOT_COMPLAINTS: dict[str, str] = {
+    "not-spam": "SES complaint with feedback type not-spam: the recipient marked it NOT spam",
+}
+# complaintSubType "OnAccountSuppressionList": SES accepted the message but did not send it, as
+# the address is on the account's suppression list for an earlier complaint. Nothing was
+# delivered and the person complained about nothing now: DROPPED with the reason COMPLAINED.
+SES_COMPLAINT_SUBTYPES: dict[str, Outcome] = {
+    "OnAccountSuppressionList": Outcome(T.DROPPED, skip_reason=SkipReason.COMPLAINED),
 }
 # (bounceType, bounceSubType) -> outcome; bounceType alone when the subtype is not listed.
 SES_BOUNCES: dict[tuple[str, str | None], Outcome] = {
@@ -121,7 +150,11 @@ POSTMARK_RECORDS: dict[str, ResponseType] = {
     "Open": T.OPENED,
     "Click": T.CLICKED,
     "SpamComplaint": T.COMPLAINED,
-    "SubscriptionChange": T.UNSUBSCRIBED,  # only SuppressSending with ManualSuppression
+    # Only SuppressSending with ManualSuppression (the recipient unsubscribing). A change with
+    # SuppressionReason HardBounce or SpamComplaint is kept aside: it is Postmark's own
+    # suppression following a Bounce or SpamComplaint record that is the response itself, and
+    # counting both would count one bounce twice.
+    "SubscriptionChange": T.UNSUBSCRIBED,
 }
 # Postmark's bounce type table (TypeCode -> outcome). Codes not listed (Subscribe, AutoResponder,
 # AddressChange, OpenRelayTest, InboundError) are not deliveries' fates: kept as unmatched.
@@ -130,7 +163,10 @@ POSTMARK_BOUNCES: dict[int, Outcome] = {
     2: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # Transient
     16: Outcome(T.UNSUBSCRIBED),  # Unsubscribe (an unsubscribe request by reply)
     256: Outcome(T.BOUNCED, SOFT, C.NO_ANSWER),  # DnsError
-    512: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),  # SpamNotification
+    # SpamNotification: the receiving server accepted the message but filtered it (blocked by
+    # the user's rules, or classified spam or bulk): it did not reach the inbox, so a bounce, not
+    # a delivery; the address works and the person did not complain, so SOFT, not COMPLAINED.
+    512: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),
     2048: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # Unknown
     4096: Outcome(T.BOUNCED, SOFT, C.UNSPECIFIED),  # SoftBounce
     8192: Outcome(T.BOUNCED, SOFT, C.SPAM_BLOCKED),  # VirusNotification

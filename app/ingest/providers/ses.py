@@ -32,7 +32,15 @@ from app.ingest.providers.adapter import (
     load_json,
     unmatched,
 )
-from app.ingest.providers.mapping import SES_BOUNCES, SES_EVENTS, Outcome, status_category
+from app.ingest.providers.mapping import (
+    SES_BOUNCES,
+    SES_COMPLAINT_SUBTYPES,
+    SES_EVENTS,
+    SES_NOT_COMPLAINTS,
+    SES_TOPIC_OPT_IN,
+    Outcome,
+    status_category,
+)
 
 PROVIDER = "ses"
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
@@ -140,6 +148,27 @@ def recipients_of(items: Any) -> list[tuple[str | None, dict[str, Any]]]:
     return found
 
 
+def opted_out_topics(preferences: Any) -> set[str]:
+    """The topics a Subscription event's preferences list as OptOut."""
+    if not isinstance(preferences, dict):
+        return set()
+    statuses = preferences.get("topicSubscriptionStatus")
+    return {
+        str(item.get("topicName"))
+        for item in (statuses if isinstance(statuses, list) else [])
+        if isinstance(item, dict) and item.get("subscriptionStatus") == "OptOut"
+    }
+
+
+def unsubscribes(subscription: dict[str, Any]) -> bool:
+    """Whether a Subscription event is the person unsubscribing: from all, or from a topic they
+    were not opted out of before (mapping.py says why a topic counts)."""
+    new = subscription.get("newTopicPreferences")
+    if isinstance(new, dict) and new.get("unsubscribeAll") is True:
+        return True
+    return bool(opted_out_topics(new) - opted_out_topics(subscription.get("oldTopicPreferences")))
+
+
 def normalize(message: dict[str, Any], sns_message_id: str) -> list[ProviderEvent]:
     """An SES event (the SNS Message) as provider events, one per recipient it names."""
     kind = message.get("eventType") or message.get("notificationType")
@@ -155,7 +184,9 @@ def normalize(message: dict[str, Any], sns_message_id: str) -> list[ProviderEven
     mail = message.get("mail")
     if not isinstance(mail, dict):
         raise PayloadError(f"the SES {kind} event needs its mail object")
-    detail = message.get(kind[0].lower() + kind[1:])
+    # The event's own object: "bounce" for Bounce, "deliveryDelay", ...; "failure" for a
+    # Rendering Failure.
+    detail = message.get("failure" if kind == "Rendering Failure" else kind[0].lower() + kind[1:])
     detail = detail if isinstance(detail, dict) else {}
     destination = recipients_of(mail.get("destination"))
     when = detail.get("timestamp") or mail.get("timestamp")
@@ -169,8 +200,21 @@ def normalize(message: dict[str, Any], sns_message_id: str) -> list[ProviderEven
         common["note"] = detail.get("delayType")
     elif type is T.COMPLAINED:
         recipients = recipients_of(detail.get("complainedRecipients"))
+        feedback = detail.get("complaintFeedbackType")
+        sub_type = detail.get("complaintSubType")
+        if isinstance(sub_type, str) and sub_type in SES_COMPLAINT_SUBTYPES:
+            # SES did not send (mapping.py): the message's fate, not the person's complaint.
+            outcome = SES_COMPLAINT_SUBTYPES[sub_type]
+            kind = f"Complaint/{sub_type}"
+            type = outcome.type
+            recipients = recipients or destination
+        elif isinstance(feedback, str) and feedback in SES_NOT_COMPLAINTS:
+            return [
+                unmatched(PROVIDER, kind, sns_message_id, message, SES_NOT_COMPLAINTS[feedback])
+            ]
     elif type is T.DROPPED:
-        common.update(skipReason=SkipReason.OTHER.value, note=detail.get("reason"))
+        note = detail.get("errorMessage") if kind == "Rendering Failure" else detail.get("reason")
+        common.update(skipReason=SkipReason.OTHER.value, note=note)
     elif type in (T.OPENED, T.CLICKED):
         # SES cannot tell which of several recipients opened: send one recipient per message.
         recipients = destination[:1]
@@ -178,17 +222,8 @@ def normalize(message: dict[str, Any], sns_message_id: str) -> list[ProviderEven
         if type is T.CLICKED:
             common["url"] = detail.get("link")
     elif type is T.UNSUBSCRIBED:
-        preferences = detail.get("newTopicPreferences") or {}
-        if not (isinstance(preferences, dict) and preferences.get("unsubscribeAll") is True):
-            return [
-                unmatched(
-                    PROVIDER,
-                    kind,
-                    sns_message_id,
-                    message,
-                    "a topic preference change, not an unsubscribe from all",
-                )  # fmt: skip
-            ]
+        if not unsubscribes(detail):
+            return [unmatched(PROVIDER, kind, sns_message_id, message, SES_TOPIC_OPT_IN)]
         recipients = destination[:1]
     elif type is T.BOUNCED:
         recipients = recipients_of(detail.get("bouncedRecipients"))
