@@ -402,3 +402,23 @@ async def test_a_bare_open_waits_for_a_campaign_created_later(client, sendgrid) 
     response = await post(client, sendgrid, [bare_open, processed])
     assert response.json() == {"accepted": 0, "duplicates": 2, "unmatched": 0}
     assert (await stats(client, sendgrid, "autumn"))["opens"] == 1
+
+
+async def test_timestamps_in_milliseconds_are_accepted(client, sendgrid) -> None:
+    # SendGrid's Single Send events carry milliseconds: (T0 + 5) * 1000 is T0 + 5 seconds.
+    processed = sendgrid_event("processed", "ann@example.com", 0, 101)
+    delivered = sendgrid_event("delivered", "ann@example.com", 0, 102)
+    delivered["timestamp"] = (T0 + 5) * 1000
+    response = await post(client, sendgrid, [processed, delivered])
+    assert response.json() == {"accepted": 2, "duplicates": 0, "unmatched": 0}
+    body = await graphql(
+        client,
+        sendgrid,
+        """query { campaign(externalId: "spring") { recipients(first: 5) { edges { node {
+             sentAt deliveredAt } } } } }""",
+    )
+    [edge] = body["data"]["campaign"]["recipients"]["edges"]
+    assert datetime.fromisoformat(edge["node"]["sentAt"]) == datetime.fromtimestamp(T0, UTC)
+    assert datetime.fromisoformat(edge["node"]["deliveredAt"]) == datetime.fromtimestamp(
+        T0 + 5, UTC
+    )

@@ -81,15 +81,25 @@ def load_json(body: bytes) -> Any:
         raise PayloadError(f"the body is not JSON: {exc}") from None
 
 
-def from_unix(value: Any, name: str) -> datetime:
+# Seconds above this are milliseconds: 1e11 seconds is year 5138, past app.instants.LATEST, and
+# 1e11 milliseconds is 1973, so the two readings never overlap within the accepted range.
+MILLISECONDS_ABOVE = 1e11
+
+
+def from_unix(value: Any, name: str, milliseconds: bool = False) -> datetime:
     """A Unix timestamp (seconds, int, float or numeric string) as an aware UTC datetime, within
-    app.instants' range (huge, negative, NaN and infinite timestamps are refused)."""
+    app.instants' range (huge, negative, NaN and infinite timestamps are refused).
+
+    With `milliseconds`, a value above MILLISECONDS_ABOVE is read as milliseconds (providers
+    that send either, such as SendGrid's Single Sends)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise PayloadError(f"{name} must be a Unix timestamp")
     try:
         seconds = float(value)
     except (ValueError, OverflowError):  # OverflowError: an int too large for a float
         raise PayloadError(f"{name} must be a Unix timestamp: {repr(value)[:40]}") from None
+    if milliseconds and seconds > MILLISECONDS_ABOVE:
+        seconds /= 1000
     try:
         return instants.from_unix(seconds, name)
     except instants.InstantError as exc:

@@ -106,7 +106,8 @@ def normalize(raw: Any, index: int) -> ProviderEvent:
         return unmatched(PROVIDER, kind, event_id, raw, f"no canonical type for SendGrid {kind!r}")
     if "timestamp" not in raw:
         raise PayloadError(f"event {index}: 'timestamp' is required")
-    occurred_at = from_unix(raw["timestamp"], f"event {index}: timestamp")
+    # Seconds, or milliseconds as SendGrid's Single Send events carry them.
+    occurred_at = from_unix(raw["timestamp"], f"event {index}: timestamp", milliseconds=True)
     fields: dict[str, Any] = {}
     if type is T.BOUNCED:
         # A type SendGrid may add later counts soft: a hard bounce suppresses the contact for
