@@ -223,6 +223,41 @@ def command_reconcile(args: argparse.Namespace) -> None:
         sys.exit(2)
 
 
+def command_reclassify(args: argparse.Namespace) -> None:
+    from app.reclassify import ReclassifyReport, find_campaign, reclassify
+
+    async def go(database: Database) -> ReclassifyReport:
+        campaign_id = None
+        if args.campaign:
+            campaign_id = await find_campaign(database, args.campaign)
+            if campaign_id is None:
+                raise CommandError(f"no campaign {args.campaign!r}")
+        report = await reclassify(database, campaign_id, dry_run=args.dry_run)
+        if not args.dry_run:
+            await publish_campaigns_changed(database, report.campaign_ids)
+        return report
+
+    report = run(go)
+    moves = [("to automated", report.to_automated()), ("back to human", report.to_human())]
+    table = Table("moved", "reason", "opens", "clicks")
+    for direction, by_reason in moves:
+        for reason, counts in by_reason.items():
+            table.add_row(direction, reason, str(counts["opens"]), str(counts["clicks"]))
+    for (kind, before, after), count in report.reason_changes().items():
+        opens, clicks = (count, 0) if kind == "OPENED" else (0, count)
+        table.add_row(f"from {before}", after, str(opens), str(clicks))
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("nothing moved: every open and click keeps its classification")
+    console.print(
+        f"{report.examined} open(s) and click(s) read, {report.restamped} response(s) "
+        f"{'to restamp' if args.dry_run else 'restamped'}, {report.recipients_refolded} "
+        f"recipient(s) {'to refold' if args.dry_run else 'refolded'}"
+        + (" (dry run: nothing written)" if args.dry_run else "")
+    )
+
+
 def command_demo(args: argparse.Namespace) -> None:
     from app.demo.loader import DemoError, load_demo
 
@@ -522,6 +557,12 @@ def parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--campaign", default=None, help="a campaign's id or external id")
     reconcile.add_argument("--repair", action="store_true", help="fix the drift found")
     reconcile.set_defaults(handler=command_reconcile)
+    reclassify = commands.add_parser(
+        "reclassify", help="re-apply the current machine/bot rules to the stored history"
+    )
+    reclassify.add_argument("--campaign", default=None, help="a campaign's id or external id")
+    reclassify.add_argument("--dry-run", action="store_true", help="print what would move only")
+    reclassify.set_defaults(handler=command_reclassify)
 
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=command_schema)
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.database import in_chunks
 from app.enums import BounceType, ResponseSource, ResponseType, SkipReason
 from app.ingest.aggregate_writer import dialect_insert
-from app.ingest.automation import flag_scanner_clicks
+from app.ingest.automation import RULE_VERSION, ClassificationReason, flag_scanner_clicks
 from app.ingest.enrich import enrich
 from app.ingest.events import CanonicalEvent
 from app.ingest.matching import (
@@ -194,7 +194,15 @@ async def apply_events(
     # The rule needs the whole history, so it runs here; it only ever adds flags, so any order of
     # arrival ends the same.
     for chunk in in_chunks(sorted(flag_scanner_clicks(after, changed))):
-        await connection.execute(update(Response).where(Response.id.in_(chunk)).values(bot=True))
+        await connection.execute(
+            update(Response)
+            .where(Response.id.in_(chunk))
+            .values(
+                bot=True,
+                classified_by=ClassificationReason.CLICK_BURST.value,
+                rule_version=RULE_VERSION,
+            )
+        )
     await refold_recipients(
         connection,
         {rid: before[rid] for rid in changed},
@@ -250,6 +258,9 @@ def response_row(
         "os": enrichment.os,
         "machine": enrichment.machine,
         "bot": enrichment.bot,
+        "classified_by": enrichment.reason.value if enrichment.reason else None,
+        "rule_version": RULE_VERSION,
+        "reported": enrichment.reported,
         "recorded_by": recorded_by,
         "deleted_at": None,
         "deleted_by": None,

@@ -13,20 +13,42 @@ The rules (README, "Machine opens and bot clicks"), each tested in tests/test_au
   where ingest folds it (app/ingest/apply.py).
 Image proxies that fetch when a person opens the message (Gmail's GoogleImageProxy, Yahoo's) are
 human opens.
+
+Each open or click set aside says why (ClassificationReason): the first rule that matches, in the
+order REPORTED, PRIVACY_PROXY, SCANNER_AGENT, CLICK_BURST. A sender's explicit "not a machine"
+(machine=false, bot=false) overrides the per-event rules but not the click burst, which judges the
+whole history. RULE_VERSION is stored with each response; bump it whenever a rule changes, then
+run `campaign-graph reclassify`.
 """
 
 import dataclasses
 import ipaddress
 import re
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from app.enums import ResponseType
 from app.ingest.history import HistoryEntry
 
+# 1: the unversioned machine/bot flags before responses kept their reason (migration 0005).
+RULE_VERSION = 2
+
+
+class ClassificationReason(str, Enum):
+    """Why an open or click counts as a machine's or a bot's, not a person's."""
+
+    REPORTED = "REPORTED"  # the event or its provider said so
+    PRIVACY_PROXY = "PRIVACY_PROXY"  # Apple Mail Privacy Protection (its agent or network)
+    SCANNER_AGENT = "SCANNER_AGENT"  # a link scanner's or security gateway's user agent
+    CLICK_BURST = "CLICK_BURST"  # several links clicked within seconds of delivery
+
+
+R = ClassificationReason
 MPP_USER_AGENT = "Mozilla/5.0"
-APPLE_NETWORK = ipaddress.ip_network("17.0.0.0/8")
+APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
 SCANNER_AGENTS = re.compile(
     r"barracuda|mimecast|proofpoint|urldefense|messagelabs|symantec|trend ?micro|forcepoint"
     r"|sophos|ironport|fireeye|zscaler|bitdefender|safelinks|microsoft office protection"
@@ -53,9 +75,10 @@ def is_apple_privacy_proxy(user_agent: str | None, ip: str | None) -> bool:
     if user_agent is not None and user_agent.strip() == MPP_USER_AGENT:
         return True
     try:
-        return ip is not None and ipaddress.ip_address(ip.strip()) in APPLE_NETWORK
+        address = ipaddress.ip_address((ip or "").strip())
     except ValueError:
         return False
+    return any(address in network for network in APPLE_NETWORKS)
 
 
 def is_machine_open(user_agent: str | None, ip: str | None) -> bool:
@@ -68,20 +91,95 @@ def is_bot_click(user_agent: str | None) -> bool:
     return is_scanner_agent(user_agent)
 
 
-def scanner_click_ids(history: list[HistoryEntry]) -> set[int]:
+def event_reason(
+    kind: ResponseType, user_agent: str | None, ip: str | None, reported: bool | None
+) -> ClassificationReason | None:
+    """Why one open or click is a machine's or a bot's from the event alone (None: a person's).
+
+    `reported` is what the event itself said (machine for an open, bot for a click): it wins.
+    """
+    if kind is not T.OPENED and kind is not T.CLICKED:
+        return None
+    if reported is not None:
+        return R.REPORTED if reported else None
+    if kind is T.OPENED and is_apple_privacy_proxy(user_agent, ip):
+        return R.PRIVACY_PROXY
+    if is_scanner_agent(user_agent):
+        return R.SCANNER_AGENT
+    return None
+
+
+class Timed(Protocol):
+    """What the click-burst rule reads of a history entry."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def type(self) -> ResponseType: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def link_id(self) -> int | None: ...
+
+
+def scanner_click_ids(history: Iterable[Timed]) -> set[int]:
     """Ids of the clicks that several links clicked within seconds of delivery make a scanner's.
 
     Adding events can only add anchors and clicks, so the set only grows: whatever order events
     arrive in, the flags end the same.
     """
-    anchors = [e.occurred_at for e in history if e.type in (T.SENT, T.DELIVERED)]
-    clicks = [e for e in history if e.type is T.CLICKED]
+    entries = list(history)
+    anchors = [e.occurred_at for e in entries if e.type in (T.SENT, T.DELIVERED)]
+    clicks = [e for e in entries if e.type is T.CLICKED]
     found: set[int] = set()
     for anchor in anchors:
         inside = [c for c in clicks if anchor <= c.occurred_at <= anchor + SCANNER_WINDOW]
         if len({c.link_id for c in inside if c.link_id is not None}) >= SCANNER_LINKS:
             found.update(c.id for c in inside)
     return found
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Observed:
+    """What the rules read of one stored response."""
+
+    id: int
+    type: ResponseType
+    occurred_at: datetime
+    link_id: int | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+    reported: bool | None = None
+
+
+def classify(history: Iterable[Observed]) -> dict[int, ClassificationReason]:
+    """The reason of each open or click of one recipient's whole history that the rules set
+    aside, by response id (absent: a person's). First matching rule wins."""
+    entries = list(history)
+    reasons: dict[int, ClassificationReason] = {}
+    for e in entries:
+        reason = event_reason(e.type, e.user_agent, e.ip, e.reported)
+        if reason is not None:
+            reasons[e.id] = reason
+    for response_id in scanner_click_ids(entries):
+        reasons.setdefault(response_id, R.CLICK_BURST)
+    return reasons
+
+
+def inferred_report(
+    kind: ResponseType, flagged: bool, user_agent: str | None, ip: str | None, in_burst: bool
+) -> bool | None:
+    """The sender's flag of a response stored before flags were kept apart (rule_version NULL),
+    inferred from its combined flag: set aside with no rule to explain it, the sender said so;
+    counted as a person's although a rule matches, the sender said so; otherwise nothing."""
+    if kind is not T.OPENED and kind is not T.CLICKED:
+        return None
+    ruled = event_reason(kind, user_agent, ip, None) is not None
+    if flagged and not ruled and not (kind is T.CLICKED and in_burst):
+        return True
+    if not flagged and ruled:
+        return False
+    return None
 
 
 def flag_scanner_clicks(

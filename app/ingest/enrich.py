@@ -19,11 +19,23 @@ class Enrichment:
     os: str | None = None
     machine: bool = False
     bot: bool = False
+    # Why an open or click is set aside (None: a person's), and what the event itself said.
+    reason: automation.ClassificationReason | None = None
+    reported: bool | None = None
 
 
 def enrich(event: CanonicalEvent) -> Enrichment:
     """Client details and machine/bot flags of one event (the sender's flags win when given)."""
     client = user_agent.client_details(event.user_agent)
+    kind = event.type
+    reported = (
+        event.machine
+        if kind is ResponseType.OPENED
+        else event.bot
+        if kind is ResponseType.CLICKED
+        else None
+    )
+    reason = automation.event_reason(kind, event.user_agent, event.ip, reported)
     return Enrichment(
         email_client=client.email_client,
         device=client.device,
@@ -32,12 +44,11 @@ def enrich(event: CanonicalEvent) -> Enrichment:
         machine=(
             event.machine
             if event.machine is not None
-            else event.type is ResponseType.OPENED
-            and automation.is_machine_open(event.user_agent, event.ip)
+            else kind is ResponseType.OPENED and reason is not None
         ),
-        bot=(
-            event.bot
-            if event.bot is not None
-            else event.type is ResponseType.CLICKED and automation.is_bot_click(event.user_agent)
-        ),
+        bot=event.bot
+        if event.bot is not None
+        else kind is ResponseType.CLICKED and reason is not None,
+        reason=reason,
+        reported=reported,
     )
