@@ -42,6 +42,31 @@ strawberry.enum(Dimension, description="Dimensions of engagement (opens and clic
 strawberry.enum(Granularity)
 strawberry.enum(ABMetric)
 
+
+@strawberry.enum(
+    description="Why an open or click counts as automated rather than a person's. More values may be added."
+)
+class ClassificationReason(Enum):
+    """The GraphQL face of app.ingest.automation.ClassificationReason (same values)."""
+
+    REPORTED = strawberry.enum_value(
+        "REPORTED",
+        description="the event or its provider said so (canonical machine/bot field, a provider's machine-open or bot flag)",
+    )
+    PRIVACY_PROXY = strawberry.enum_value(
+        "PRIVACY_PROXY",
+        description="a privacy proxy that fetches every image (Apple Mail Privacy Protection: address range or agent)",
+    )
+    SCANNER_AGENT = strawberry.enum_value(
+        "SCANNER_AGENT",
+        description="the user agent of a link scanner, security gateway or preview fetcher",
+    )
+    CLICK_BURST = strawberry.enum_value(
+        "CLICK_BURST",
+        description="several links clicked within seconds of the message's delivery (or sending)",
+    )
+
+
 __all__ = [
     "ABMetric",
     "BounceCategory",
@@ -49,6 +74,7 @@ __all__ = [
     "CampaignOrderField",
     "CampaignStatus",
     "Channel",
+    "ClassificationReason",
     "Dimension",
     "Granularity",
     "RecipientOrderField",

@@ -22,6 +22,7 @@ from resolvers import (
     responses,
     timeline,
 )
+from resolvers import automated_activity as automated
 from resolvers.context import Info
 from resolvers.records import CampaignRecord, RecipientRecord
 from schema.awaitables import later
@@ -31,6 +32,7 @@ from schema.enums import (
     ABMetric,
     CampaignStatus,
     Channel,
+    ClassificationReason,
     Dimension,
     Granularity,
     RecipientStatus,
@@ -172,6 +174,25 @@ def _variants(found: list[tuple[Any, dict[str, Any]]]) -> list[Variant]:
 
 def _links(found: list[tuple[Any, dict[str, Any]]]) -> list[Link]:
     return [Link.from_row(row, None, counters) for row, counters in found]
+
+
+@strawberry.type(
+    description="Opens and clicks that one rule classified as automated rather than a person's."
+)
+class AutomatedActivity:
+    reason: ClassificationReason
+    opens: int
+    clicks: int
+    recipients: int
+
+    @classmethod
+    def from_counts(cls, counts: automated.AutomatedCounts) -> "AutomatedActivity":
+        return cls(
+            reason=ClassificationReason(counts.reason.value),
+            opens=counts.opens,
+            clicks=counts.clicks,
+            recipients=counts.recipients,
+        )
 
 
 @strawberry.type
@@ -325,6 +346,13 @@ class Campaign(Node):
     ) -> "Connection[Response]":
         page = await history.campaign_activity(info, self.pk, first, after, types, since)
         return Connection.from_page(page, Response.from_row)
+
+    @strawberry.field(
+        description="How many opens and clicks each classification rule set aside as automated, and of how many recipients."
+    )
+    async def automated_activity(self, info: Info) -> list[AutomatedActivity]:
+        found = await automated.campaign_automated_activity(info, self.pk)
+        return [AutomatedActivity.from_counts(counts) for counts in found]
 
 
 @strawberry.type
@@ -494,6 +522,9 @@ class Response(Node):
     location: Location | None
     machine: bool
     bot: bool
+    classified_by: ClassificationReason | None = strawberry.field(
+        description="Why this open or click counts as automated (machine open, bot click); null when it counts as a person's."
+    )
     recorded_by: str | None = strawberry.field(
         description="the API key or user that recorded a manual response"
     )
@@ -527,6 +558,7 @@ class Response(Node):
             location=location,
             machine=bool(row.machine),
             bot=bool(row.bot),
+            classified_by=(ClassificationReason(row.classified_by) if row.classified_by else None),
             recorded_by=row.recorded_by,
             pk=row.id,
             campaign_pk=row.campaign_id,

@@ -40,6 +40,7 @@ HEADER = (
     "os",
     "machine",
     "bot",
+    "classified_by",  # why an open or click counts as automated (ClassificationReason); empty: a person's
     "note",
     "recorded_at",
     "recorded_by",
@@ -87,6 +88,7 @@ def activity_statement(campaign_pk: int, chosen: ActivityFilter) -> Select:  # t
             Response.os,
             Response.machine,
             Response.bot,
+            Response.classified_by,
             Response.note,
             Response.recorded_at,
             Response.recorded_by,
@@ -109,8 +111,8 @@ def csv_row(row: Any) -> tuple[Any, ...]:
     (
         pk, occurred_at, kind, recipient_pk, contact_pk, email, name, variant_name, link_url,
         source, provider, amount_cents, bounce_type, bounce_category, bounce_diagnostic,
-        skip_reason, country, city, email_client, device, browser, os, machine, bot, note,
-        recorded_at, recorded_by,
+        skip_reason, country, city, email_client, device, browser, os, machine, bot, classified_by,
+        note, recorded_at, recorded_by,
     ) = row  # fmt: skip
     return (
         global_id("Response", pk),
@@ -137,6 +139,7 @@ def csv_row(row: Any) -> tuple[Any, ...]:
         text(os),
         "true" if machine else "false",
         "true" if bot else "false",
+        classified_by,
         text(note),
         moment(recorded_at),
         text(recorded_by),
