@@ -53,7 +53,7 @@ from tests.factories import (
 PROFILE = "campaign-graph-state-machine"
 settings.register_profile(
     PROFILE,
-    max_examples=int(os.environ.get("CAMPAIGN_GRAPH_STATE_MACHINE_EXAMPLES", "15")),
+    max_examples=int(os.environ.get("CAMPAIGN_GRAPH_STATE_MACHINE_EXAMPLES", "10")),
     stateful_step_count=int(os.environ.get("CAMPAIGN_GRAPH_STATE_MACHINE_STEPS", "15")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
