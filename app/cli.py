@@ -429,6 +429,92 @@ def command_tracking_url(args: argparse.Namespace) -> None:
         print(click_url)
 
 
+def command_events_refused(args: argparse.Namespace) -> None:
+    from app.ingest.refused import list_refused
+
+    async def listing(database: Database) -> list[Any]:
+        org = await organization_id(database, args.org)
+        async with database.read() as connection:
+            return await list_refused(connection, org, replayed=args.all)
+
+    found = run(listing)
+    if args.json:
+        import orjson
+
+        for event in found:  # one JSON object a line, the event as the provider sent it
+            sys.stdout.write(
+                orjson.dumps(
+                    {
+                        "id": event.id,
+                        "provider": event.provider,
+                        "kind": event.kind,
+                        "reason": event.reason,
+                        "receivedAt": event.received_at.isoformat(),
+                        "replayedAt": event.replayed_at.isoformat() if event.replayed_at else None,
+                        "raw": event.raw,
+                    }
+                ).decode()
+                + "\n"
+            )
+        return
+    table = Table("id", "provider", "kind", "received", "replayed", "reason")
+    for event in found:
+        replayed = f"{event.replayed_at:%Y-%m-%d %H:%M}" if event.replayed_at else ""
+        table.add_row(
+            str(event.id),
+            event.provider,
+            event.kind,
+            f"{event.received_at:%Y-%m-%d %H:%M}",
+            replayed,
+            event.reason,
+        )
+    console.print(table)
+    console.print(f"{len(found)} malformed event(s) kept")
+
+
+def command_events_replay(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from app.ingest.refused import Replayed, replay_refused
+
+    async def replay(database: Database) -> Replayed:
+        org = await organization_id(database, args.org)
+        async with database.write() as connection:
+            done = await replay_refused(connection, org, datetime.now(UTC), args.id)
+        await publish_campaigns_changed(database, done.result.campaign_ids)
+        return done
+
+    done = run(replay)
+    result = done.result
+    console.print(
+        f"{len(done.replayed)} kept event(s) replayed: {result.accepted} accepted, "
+        f"{result.duplicates} duplicates, {result.unmatched} unmatched; "
+        f"{len(done.still_refused)} still malformed"
+    )
+    for row_id, reason in sorted(done.still_refused.items()):
+        console.print(f"  {row_id}: {reason}", markup=False)
+
+
+def add_events_commands(commands: Any) -> None:
+    """`events refused --org NAME [--all] [--json]`, `events replay --org NAME [--id N ...]`."""
+    group = commands.add_parser(
+        "events", help="malformed provider events kept aside"
+    ).add_subparsers(dest="events_command", required=True)
+    refused = group.add_parser("refused", help="list the malformed events kept, with reasons")
+    refused.add_argument("--org", required=True)
+    refused.add_argument("--all", action="store_true", help="those replayed already too")
+    refused.add_argument("--json", action="store_true", help="one JSON object a line")
+    refused.set_defaults(handler=command_events_refused)
+    replay = group.add_parser(
+        "replay", help="apply the kept malformed events the current code accepts (once)"
+    )
+    replay.add_argument("--org", required=True)
+    replay.add_argument(
+        "--id", type=int, action="append", default=None, help="only this one (repeatable)"
+    )
+    replay.set_defaults(handler=command_events_replay)
+
+
 def add_tracking_commands(commands: Any) -> None:
     """`tracking url --org NAME --campaign ID --contact EMAIL [--link URL] [--base-url URL]`."""
     group = commands.add_parser("tracking", help="own tracking (TRACKING_SECRET)").add_subparsers(
@@ -580,6 +666,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_providers_commands(commands)
     add_tracking_commands(commands)
+    add_events_commands(commands)
     return main
 
 

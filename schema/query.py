@@ -4,13 +4,14 @@ from typing import Any
 
 import strawberry
 
-from resolvers import campaigns, contact_list, nodes
+from resolvers import campaigns, contact_list, nodes, refused_events
 from resolvers.context import Info
 from schema.connection import Connection
 from schema.inputs import CampaignFilter, CampaignOrder, ContactFilter
 from schema.node import Node
 from schema.objects import Campaign, Contact, Link, Recipient, Response, Variant
 from schema.organization import Organization, Project, User, Viewer
+from schema.refused_events import RefusedEvent
 
 # The object of each type a global id may name, from its row.
 NODE_TYPES: dict[str, Any] = {
@@ -82,3 +83,17 @@ class Query:
     ) -> Connection[Contact]:
         page = await contact_list.contacts_connection(info, first, after, filter)
         return Connection.from_page(page, Contact.from_row)
+
+    @strawberry.field(
+        description="ADMIN: malformed provider events kept aside (oldest first), each with "
+        "its reason; with replayed: true, those a replay applied too."
+    )
+    async def refused_events(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        replayed: bool = False,
+    ) -> Connection[RefusedEvent]:
+        page = await refused_events.refused_events(info, first, after, replayed)
+        return Connection.from_page(page, RefusedEvent.from_record)

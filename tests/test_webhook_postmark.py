@@ -6,8 +6,10 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from app.credentials import postmark_settings
+from app.models import UnmatchedEvent
 from tests.factories import BASE_TIME, make_campaign
 from tests.webhook_helpers import configure, recipients, stats, stored, unmatched_kinds
 
@@ -184,14 +186,29 @@ async def test_wrong_credentials_are_401_and_store_nothing(
 
 async def test_a_malformed_record_is_400(client, postmark, database) -> None:
     before = await stored(database)
+    response = await post(client, postmark, b"RecordType=Delivery")
+    assert response.status_code == 400, response.text
+    assert "not JSON" in response.json()["error"]
+    assert await stored(database) == before
+
+
+async def test_malformed_records_are_kept_with_their_reasons(client, postmark, database) -> None:
     no_time = {k: v for k, v in RECORDS[0].items() if k != "DeliveredAt"}
     for body, reason in (
-        (b"RecordType=Delivery", "not JSON"),
         ({"MessageID": "x"}, "RecordType"),
         (no_time, "DeliveredAt is required"),
         ({**RECORDS[0], "DeliveredAt": "last tuesday"}, "ISO 8601"),
     ):
         response = await post(client, postmark, body)
-        assert response.status_code == 400, response.text
-        assert reason in response.json()["error"]
-    assert await stored(database) == before
+        assert response.status_code == 200, response.text
+        assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 1}
+        async with database.read() as connection:
+            kept = (
+                await connection.execute(
+                    select(UnmatchedEvent.reason)
+                    .where(UnmatchedEvent.organization_id == postmark.id)
+                    .order_by(UnmatchedEvent.id.desc())
+                )
+            ).first()
+        assert kept is not None and reason in kept.reason
+    assert (await stats(client, postmark))["recipients"] == 0

@@ -180,22 +180,45 @@ async def test_a_tampered_request_is_refused_and_stores_nothing(
 
 async def test_a_malformed_body_is_400_with_the_reason(client, sendgrid, database) -> None:
     before = await stored(database)
-    for events, reason in (
-        ({"event": "open"}, "JSON array"),
-        ([BATCH[0], {"email": "x@example.com", "timestamp": T0}], "event 1: 'event' is required"),
-        ([BATCH[0], {**BATCH[1], "timestamp": "yesterday"}], "timestamp"),
-        ([BATCH[0], {**BATCH[1], "email": "not an address"}], "not an email address"),
+    for body, reason in (
+        (orjson.dumps({"event": "open"}), "JSON array"),
+        (b"[{not json", "not JSON"),
     ):
-        response = await post(client, sendgrid, events)
+        response = await client.post(
+            f"/webhooks/sendgrid/{sendgrid.name}", content=body, headers=signed(body)
+        )
         assert response.status_code == 400, response.text
         assert reason in response.json()["error"]
-    body = b"[{not json"
-    response = await client.post(
-        f"/webhooks/sendgrid/{sendgrid.name}", content=body, headers=signed(body)
-    )
-    assert response.status_code == 400
-    assert "not JSON" in response.json()["error"]
     assert await stored(database) == before
+
+
+async def test_malformed_events_are_kept_and_their_batch_applied(
+    client, sendgrid, database
+) -> None:
+    bad = [
+        ({"email": "x@example.com", "timestamp": T0}, "'event' is required"),
+        ({**BATCH[1], "timestamp": "yesterday"}, "timestamp"),
+        ({**BATCH[1], "sg_event_id": "sg-event-77", "email": "not an address"}, "not an email"),
+    ]
+    response = await post(client, sendgrid, [BATCH[0], *(event for event, _ in bad)])
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 1, "duplicates": 0, "unmatched": 3}
+    assert (await stats(client, sendgrid))["sent"] == 1
+    async with database.read() as connection:
+        reasons = (
+            (
+                await connection.execute(
+                    select(UnmatchedEvent.reason)
+                    .where(UnmatchedEvent.organization_id == sendgrid.id)
+                    .order_by(UnmatchedEvent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(reasons) == 3
+    for reason, (_, expected) in zip(reasons, bad, strict=True):
+        assert expected in reason
 
 
 async def test_unknown_organization_provider_or_missing_credentials(client, organization) -> None:
@@ -209,7 +232,7 @@ async def test_unknown_organization_provider_or_missing_credentials(client, orga
         f"/webhooks/sendgrid/{organization.name}", content=body, headers=signed(body)
     )
     assert response.status_code == 401
-    response = await client.post(f"/webhooks/sparkpost/{organization.name}", content=body)
+    response = await client.post(f"/webhooks/no-such-esp/{organization.name}", content=body)
     assert response.status_code == 404
 
 

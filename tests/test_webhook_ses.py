@@ -348,6 +348,14 @@ async def test_subscription_confirmation_visits_the_subscribe_url(
 
 async def test_a_malformed_message_is_400(client, organization_with_ses, database) -> None:
     before = await stored(database)
+    assert (await post(client, organization_with_ses, b"{nope")).status_code == 400
+    assert await stored(database) == before
+
+
+async def test_a_malformed_ses_event_is_kept_with_its_reason(
+    client, organization_with_ses, database
+) -> None:
+    # Signed by SNS, so SES's own: answered 200 (SNS would retry, then drop it) and kept.
     not_json = sign({**notification(EVENTS[0]), "Message": "not json"})
     no_mail = notification({"eventType": "Send", "send": {}})
     no_recipient = notification(
@@ -359,10 +367,18 @@ async def test_a_malformed_message_is_400(client, organization_with_ses, databas
         (no_recipient, "no recipient"),
     ):
         response = await post(client, organization_with_ses, message)
-        assert response.status_code == 400, response.text
-        assert reason in response.json()["error"]
-    assert (await post(client, organization_with_ses, b"{nope")).status_code == 400
-    assert await stored(database) == before
+        assert response.status_code == 200, response.text
+        assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 1}
+        async with database.read() as connection:
+            kept = (
+                await connection.execute(
+                    select(UnmatchedEvent.reason)
+                    .where(UnmatchedEvent.organization_id == organization_with_ses.id)
+                    .order_by(UnmatchedEvent.id.desc())
+                )
+            ).first()
+        assert kept is not None and reason in kept.reason
+    assert (await stats(client, organization_with_ses))["recipients"] == 0
 
 
 async def test_events_without_tags_match_by_message_id(client, organization_with_ses) -> None:

@@ -1,10 +1,14 @@
-"""POST /webhooks/{provider}/{organization}: provider webhooks, verified, applied whole.
+"""POST /webhooks/{provider}/{organization}: provider webhooks, verified, applied in one go.
 
 `{organization}` is the organization's name, URL-encoded. The answers:
 - 401 when the request is not proven to come from the provider (unknown organization, no
   credentials for the provider, bad signature, stale timestamp, replayed token): nothing stored;
-- 400 with the reason when the body is not what the provider sends: nothing stored;
-- 200 {"accepted", "duplicates", "unmatched"} once the batch is applied in one transaction.
+- 400 with the reason when the body as a whole is not what the provider sends (not JSON, not
+  an array of events): nothing stored;
+- 200 {"accepted", "duplicates", "unmatched"} once the batch is applied in one transaction. A
+  malformed event of a genuine batch does not refuse it (the provider would retry, then drop,
+  its good events too): it is kept with its reason and counted in "unmatched"
+  (`campaign-graph events refused`, `Query.refusedEvents`), replayable after a fix.
 """
 
 import logging
@@ -139,7 +143,7 @@ def webhooks_endpoint(  # type: ignore[no-untyped-def]
                         now,
                     )
                 return await ingest_provider_events(
-                    connection, organization_id, delivery.events, now, geolocator
+                    connection, organization_id, delivery.events, now, geolocator, strict=False
                 )
 
             started = time.perf_counter()

@@ -22,6 +22,12 @@ CONTACT_FIELD = "contact"
 VARIANT_FIELD = "variant"
 
 
+# The event keys of malformed events kept in unmatched_events (`refused:sendgrid:<digest>`).
+REFUSED_PREFIX = "refused:"
+# Where providers keep the name of an event's kind, for the listing of malformed events.
+KIND_FIELDS = ("event", "eventType", "notificationType", "RecordType", "type")
+
+
 class SignatureError(Exception):
     """401: the request is not proven to come from the provider (nothing is stored)."""
 
@@ -43,10 +49,19 @@ class ProviderEvent:
     canonical: dict[str, Any] | None  # canonical JSON form; None when it has no canonical type
     message_id: str | None = None  # the provider's message id, to match events without metadata
     reason: str | None = None  # why an event without canonical type is kept
+    # A malformed event of a genuine request: kept with its reason, never applied until a replay
+    # (app/ingest/refused.py) re-normalizes it with the code of then.
+    malformed: bool = False
+    # What a replay normalizes again, when it is not `raw` (SES: the SNS notification, whose
+    # MessageId gives the events their ids).
+    source: Any = None
 
     @property
     def key(self) -> str:
-        """The dedupe key, the same that `parse_event` gives its canonical event."""
+        """The dedupe key, the same that `parse_event` gives its canonical event; a malformed
+        event's key has its own prefix, so that it never stands for the event once fixed."""
+        if self.malformed:
+            return f"{REFUSED_PREFIX}{self.provider}:{self.event_id}"
         return f"{self.provider}:{self.event_id}"
 
 
@@ -131,19 +146,48 @@ def from_iso(value: Any, name: str) -> datetime:
 
 
 def normalize_each(
-    normalize: Callable[[Any, int], ProviderEvent], items: list[Any]
+    normalize: Callable[[Any, int], ProviderEvent], items: list[Any], provider: str | None = None
 ) -> list[ProviderEvent]:
-    """Normalize a batch; PayloadError listing every bad event, not only the first."""
+    """Normalize a batch. With `provider` (a webhook), each malformed event becomes a kept
+    `malformed` event with its reason, so that its good neighbours are applied; without it,
+    PayloadError listing every bad event, not only the first."""
     events: list[ProviderEvent] = []
     problems: list[str] = []
     for index, item in enumerate(items):
         try:
             events.append(normalize(item, index))
         except PayloadError as exc:
-            problems.append(str(exc))
+            if provider is None:
+                problems.append(str(exc))
+            else:
+                events.append(malformed(provider, item, str(exc)))
     if problems:
         raise PayloadError("; ".join(problems[:20]))
     return events
+
+
+def kind_of(raw: Any) -> str:
+    """The provider's name for a (perhaps malformed) event's kind, or "?"."""
+    if isinstance(raw, dict):
+        for name in KIND_FIELDS:
+            if isinstance(raw.get(name), str) and raw[name]:
+                return clip(raw[name], 100)
+    return "?"
+
+
+def malformed(provider: str, raw: Any, reason: str, source: Any = None) -> ProviderEvent:
+    """A malformed event of a verified request, kept as received with the reason, identified
+    by a digest of what it is (the same event sent again is a duplicate)."""
+    return ProviderEvent(
+        provider,
+        kind_of(raw),
+        digest(source if source is not None else raw),
+        raw if isinstance(raw, dict) else {"value": raw},
+        None,
+        reason=reason,
+        malformed=True,
+        source=source,
+    )
 
 
 def object_at(data: dict[str, Any], key: str) -> dict[str, Any]:

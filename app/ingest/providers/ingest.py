@@ -1,9 +1,11 @@
 """The database edge for provider events: match, validate, apply, keep the rest.
 
-Runs inside the caller's write transaction, so a batch is applied whole or not at all:
+Runs inside the caller's write transaction:
 1. events without campaign metadata are matched by the provider message id recorded earlier
-   (on the recipient, or on another event of the same batch);
-2. every canonical event is validated (any problem: PayloadError, and nothing is stored);
+   (on the recipient with the event's address, or on another event of the same batch);
+2. every canonical event is validated: for a file (strict), any problem is a PayloadError and
+   nothing is stored; for a webhook, a malformed event is kept with its reason (listed and
+   replayed by app/ingest/refused.py) and the valid ones are applied;
 3. the events go through `apply_events`, the same core as POST /events;
 4. events with no canonical type, or matching nothing, are kept as unmatched with their raw
    payload (never dropped); one without campaign metadata keeps its canonical form (minus the
@@ -13,6 +15,7 @@ Runs inside the caller's write transaction, so a batch is applied whole or not a
    an open that arrives before its message's first event counts all the same.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -108,7 +111,12 @@ async def keep_raw(
             "campaign_external_id": (event.canonical or {}).get("campaign"),
             "reason": reason[:200],
             "payload": {"kind": event.kind, "raw": event.raw}
-            | ({"pending": pending} if pending is not None else {}),
+            | ({"pending": pending} if pending is not None else {})
+            | (
+                {"malformed": True, "source": event.source if event.source else event.raw}
+                if event.malformed
+                else {}
+            ),
             "received_at": now,
             "message_id": event.message_id[:MESSAGE_ID_LIMIT]
             if pending is not None and event.message_id
@@ -155,15 +163,32 @@ async def note_kept_message_ids(
     )
 
 
+def refusal(event: ProviderEvent, data: dict[str, Any], now: datetime) -> str | None:
+    """Why a (completed) canonical event is malformed, or None when it is valid.
+
+    One without its campaign is validated as it would be with it, so that a bad event gets the
+    same answer whether it comes before or after its message id is recorded.
+    """
+    try:
+        parse_event({"campaign": PLACEHOLDER_CAMPAIGN, **data}, now, event.provider)
+    except EventError as exc:
+        return str(exc)
+    return None
+
+
 async def ingest_provider_events(
     connection: AsyncConnection,
     organization_id: int,
     events: Sequence[ProviderEvent],
     now: datetime,
     geolocator: Geolocator | None = None,
+    strict: bool = True,
 ) -> IngestResult:
-    """Apply a verified batch of provider events; PayloadError (nothing stored) when invalid.
+    """Apply a verified batch of provider events.
 
+    `strict` (files): any invalid event is a PayloadError and nothing is stored. Not strict
+    (webhooks): each invalid event is kept as malformed with its reason and the others are
+    applied, as a provider would otherwise retry, then drop, the whole batch.
     With a geolocator, events whose provider gives no place get one from their IP.
     """
     with_metadata = {
@@ -189,21 +214,19 @@ async def ingest_provider_events(
         data = completed.get(event.key)
         if data is None:
             kept.append((event, event.reason or "no canonical type", None))
+            continue
+        data = with_place(data, geolocator)
+        problem = refusal(event, data, now)
+        if problem is not None:
+            if strict:
+                problems.append(f"event {index} ({event.kind} {event.event_id}): {problem}")
+            else:
+                bad = dataclasses.replace(event, canonical=None, malformed=True, reason=problem)
+                kept.append((bad, problem, None))
         elif "campaign" not in data:
-            # Validated now as it would be with its campaign, so that a bad event gets the
-            # same answer whether it comes before or after its message id is recorded.
-            try:
-                data = with_place(data, geolocator)
-                parse_event({**data, "campaign": PLACEHOLDER_CAMPAIGN}, now, event.provider)
-            except EventError as exc:
-                problems.append(f"event {index} ({event.kind} {event.event_id}): {exc}")
             kept.append((event, NO_MATCH, data if event.message_id else None))
         else:
-            try:
-                data = with_place(data, geolocator)
-                canonical.append((event, parse_event(data, now, event.provider)))
-            except EventError as exc:
-                problems.append(f"event {index} ({event.kind} {event.event_id}): {exc}")
+            canonical.append((event, parse_event(data, now, event.provider)))
     if problems:
         raise PayloadError("; ".join(problems[:20]))
 

@@ -23,6 +23,7 @@ from app.ingest.providers.adapter import (
     digest,
     from_unix,
     load_json,
+    malformed,
     object_at,
     unmatched,
 )
@@ -172,5 +173,9 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     token = verify(payload.get("signature"), settings["signing_key"], request)
     if "event-data" not in payload:
         raise PayloadError("'event-data' is required")
-    event = normalize(payload["event-data"])
+    try:
+        event = normalize(payload["event-data"])
+    except PayloadError as exc:
+        # Signed by Mailgun, so its own: kept with the reason, answered 200 (not retried).
+        event = malformed(PROVIDER, payload["event-data"], str(exc))
     return Delivery(events=[event], replay_token=token, replay_digest=digest(payload["event-data"]))

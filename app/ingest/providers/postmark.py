@@ -158,4 +158,4 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     verify(request, settings)
     payload = load_json(request.body)
     records = payload if isinstance(payload, list) else [payload]
-    return Delivery(events=normalize_each(normalize, records))
+    return Delivery(events=normalize_each(normalize, records, PROVIDER))

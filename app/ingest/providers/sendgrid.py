@@ -160,4 +160,4 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     payload = load_json(request.body)
     if not isinstance(payload, list):
         raise PayloadError("the body must be a JSON array of SendGrid events")
-    return Delivery(events=normalize_each(normalize, payload))
+    return Delivery(events=normalize_each(normalize, payload, PROVIDER))

@@ -9,6 +9,7 @@ A Notification's Message is the SES event; its SNS MessageId makes replays no-op
 
 import base64
 import binascii
+import dataclasses
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,7 @@ from app.ingest.providers.adapter import (
     canonical,
     from_iso,
     load_json,
+    malformed,
     unmatched,
 )
 from app.ingest.providers.mapping import (
@@ -313,7 +315,16 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     sns_message_id = message.get("MessageId")
     if not isinstance(sns_message_id, str) or not sns_message_id or len(sns_message_id) > 100:
         raise PayloadError("MessageId is required")
-    event = load_json(str(message.get("Message", "")).encode())
-    if not isinstance(event, dict):
-        raise PayloadError("the SNS Message must be an SES event (a JSON object)")
-    return Delivery(events=normalize(event, sns_message_id))
+    # Signed by SNS, so SES's own: a malformed SES event is kept with the reason (and the SNS
+    # notification, to be normalized again by a replay), answered 200 so SNS does not retry.
+    source = {"Type": kind, "MessageId": sns_message_id, "Message": message.get("Message")}
+    event: Any = None
+    try:
+        event = load_json(str(message.get("Message", "")).encode())
+        if not isinstance(event, dict):
+            raise PayloadError("the SNS Message must be an SES event (a JSON object)")
+        events = normalize(event, sns_message_id)
+    except PayloadError as exc:
+        raw = event if isinstance(event, dict) else {"Message": message.get("Message")}
+        return Delivery(events=[malformed(PROVIDER, raw, str(exc), source)])
+    return Delivery(events=[dataclasses.replace(e, source=source) for e in events])
