@@ -21,6 +21,7 @@ from app.auth import create_key, revoke_key
 from app.database import Database
 from app.enums import Role
 from app.ingest.apply import IngestResult
+from app.ingest.providers.files import FILE_PROVIDERS
 from app.models import ApiKey, Campaign, Organization
 from app.organizations import OrganizationError, create_organization, organization_by_name
 from app.pubsub import publish_campaigns_changed
@@ -632,7 +633,7 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--provider",
         default="canonical",
-        choices=["canonical", "sendgrid", "mailgun", "ses", "postmark"],
+        choices=["canonical", *FILE_PROVIDERS],
         help="the file's format: canonical events, or a provider's webhook events",
     )
     ingest.set_defaults(handler=command_ingest)

@@ -78,3 +78,29 @@ def test_a_bad_item_applies_nothing(database_url, monkeypatch, capsys, tmp_path)
     with pytest.raises(SystemExit):
         main(["ingest", str(path), "--provider", "sendgrid", "--org", "Acme"])
     assert "item 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("provider", ["brevo", "sparkpost"])
+async def test_brevo_and_sparkpost_files_give_their_webhooks_statistics(
+    client, organization, database_url, monkeypatch, capsys, tmp_path, provider
+) -> None:
+    # The same events as the webhook tests, from a file: the same numbers, worked out by hand there.
+    from tests import test_webhook_brevo, test_webhook_sparkpost
+    from tests.factories import make_campaign as make_campaign_over_graphql
+    from tests.webhook_helpers import stats
+
+    module = test_webhook_brevo if provider == "brevo" else test_webhook_sparkpost
+    items = list(module.EVENTS)
+    if provider == "sparkpost":
+        items.append({"msys": {}})  # a test ping in an export is skipped
+    await make_campaign_over_graphql(client, organization, "spring")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(item) for item in items))
+    capsys.readouterr()
+    await asyncio.to_thread(
+        main, ["ingest", str(path), "--provider", provider, "--org", organization.name]
+    )
+    capsys.readouterr()
+    assert await stats(client, organization) == module.EXPECTED
+    assert await stats(client, organization, human_only=True) == module.HUMAN

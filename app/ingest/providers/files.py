@@ -5,15 +5,17 @@ normalized as its webhook would be, and replays stay no-ops by the same event id
 - sendgrid: SendGrid events (the webhook's array, or one event a line);
 - mailgun: webhook bodies ({"signature", "event-data"}) or bare event-data objects;
 - ses: SNS notifications (their Message is the SES event) or bare SES events;
-- postmark: webhook records.
+- postmark: webhook records;
+- brevo: webhook events (transactional or marketing);
+- sparkpost: webhook items ({"msys": {...}}); test pings are skipped.
 """
 
 from typing import Any
 
-from app.ingest.providers import mailgun, postmark, sendgrid, ses
+from app.ingest.providers import brevo, mailgun, postmark, sendgrid, ses, sparkpost
 from app.ingest.providers.adapter import PayloadError, ProviderEvent, digest, load_json
 
-FILE_PROVIDERS = ("sendgrid", "mailgun", "ses", "postmark")
+FILE_PROVIDERS = ("sendgrid", "mailgun", "ses", "postmark", "brevo", "sparkpost")
 
 
 def events_from_items(provider: str, items: Any) -> list[ProviderEvent]:
@@ -38,6 +40,10 @@ def _normalize(provider: str, item: Any, index: int) -> list[ProviderEvent]:
         return [sendgrid.normalize(item, index)]
     if provider == "postmark":
         return [postmark.normalize(item, index)]
+    if provider == "brevo":
+        return [brevo.normalize(item, index)]
+    if provider == "sparkpost":
+        return [] if sparkpost.is_ping(item) else [sparkpost.normalize(item, index)]
     if not isinstance(item, dict):
         raise PayloadError("each item must be a JSON object")
     if provider == "mailgun":
