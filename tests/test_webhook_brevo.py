@@ -13,7 +13,14 @@ from app.cli import main
 from app.credentials import brevo_settings
 from tests.factories import BASE_TIME, make_campaign
 from tests.test_webhook_credentials import settings_of
-from tests.webhook_helpers import configure, recipients, stats, stored, unmatched_kinds
+from tests.webhook_helpers import (
+    configure,
+    recipients,
+    refused_reasons,
+    stats,
+    stored,
+    unmatched_kinds,
+)
 
 USERNAME, PASSWORD = "brevo", "correct horse battery staple"
 TOKEN = "brevo-webhook-token-0123456789"
@@ -221,19 +228,31 @@ async def test_without_brevo_credentials_everything_is_401(client, organization,
     assert await stored(database) == before
 
 
-async def test_a_malformed_event_is_400(client, brevo, database) -> None:
+async def test_a_body_that_is_not_brevo_s_is_400(client, brevo, database) -> None:
     before = await stored(database)
+    response = await post(client, brevo, b"event=delivered")
+    assert response.status_code == 400, response.text
+    assert "not JSON" in response.json()["error"]
+    assert await stored(database) == before
+
+
+async def test_a_malformed_event_is_kept_and_its_batch_applied(client, brevo, database) -> None:
     no_time = {k: v for k, v in EVENTS[1].items() if k not in ("ts", "ts_event", "ts_epoch")}
-    for body, reason in (
-        (b"event=delivered", "not JSON"),
+    bad = [
         ({"email": "ann@example.com"}, "'event' is required"),
         (no_time, "ts_event, ts_epoch or ts is required"),
         ({**EVENTS[1], "ts_event": "yesterday"}, "Unix timestamp"),
-    ):
-        response = await post(client, brevo, body)
-        assert response.status_code == 400, response.text
-        assert reason in response.json()["error"]
-    assert await stored(database) == before
+    ]
+    good = [EVENTS[0], EVENTS[1]]  # ann's send and delivery
+    response = await post(client, brevo, [good[0], *(body for body, _ in bad), good[1]])
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 2, "duplicates": 0, "unmatched": 3}
+    reasons = await refused_reasons(database, brevo.id)
+    assert len(reasons) == 3
+    for _, reason in bad:
+        assert any(reason in kept for kept in reasons), (reason, reasons)
+    numbers = await stats(client, brevo)
+    assert (numbers["sent"], numbers["delivered"]) == (1, 1)
 
 
 @pytest.mark.fresh_database

@@ -12,7 +12,14 @@ from app.cli import main
 from app.credentials import sparkpost_settings
 from tests.factories import BASE_TIME, make_campaign
 from tests.test_webhook_credentials import settings_of
-from tests.webhook_helpers import configure, recipients, stats, stored, unmatched_kinds
+from tests.webhook_helpers import (
+    configure,
+    recipients,
+    refused_reasons,
+    stats,
+    stored,
+    unmatched_kinds,
+)
 
 USERNAME, PASSWORD = "sparkpost", "correct horse battery staple"
 TOKEN = "sparkpost-webhook-token-0123456789"
@@ -222,21 +229,33 @@ async def test_unauthenticated_requests_are_401_and_store_nothing(
     assert await stored(database) == before
 
 
-async def test_a_malformed_batch_is_400(client, sparkpost, database) -> None:
+async def test_a_body_that_is_not_sparkpost_s_is_400(client, sparkpost, database) -> None:
     before = await stored(database)
-    no_time = message("delivery", "ann@example.com", 3)
-    del no_time["msys"]["message_event"]["timestamp"]
-    for body, reason in (
-        (b"[{msys", "not JSON"),
-        (EVENTS[0], "JSON array"),
-        ([{"message_event": {}}], "msys"),
-        ([no_time], "timestamp is required"),
-        ([bounce("bob@example.com", 5, "ten", "550")], "bounce_class must be a number"),
-    ):
+    for body, reason in ((b"[{msys", "not JSON"), (EVENTS[0], "JSON array")):
         response = await post(client, sparkpost, body)
         assert response.status_code == 400, response.text
         assert reason in response.json()["error"]
     assert await stored(database) == before
+
+
+async def test_a_malformed_event_is_kept_and_its_batch_applied(client, sparkpost, database) -> None:
+    no_time = message("delivery", "ann@example.com", 3)
+    del no_time["msys"]["message_event"]["timestamp"]
+    bad = [
+        ({"message_event": {}}, "msys"),
+        (no_time, "timestamp is required"),
+        (bounce("bob@example.com", 5, "ten", "550"), "bounce_class must be a number"),
+    ]
+    good = [message("injection", "ann@example.com", 0), message("injection", "bob@example.com", 0)]
+    response = await post(client, sparkpost, [good[0], *(body for body, _ in bad), good[1]])
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 2, "duplicates": 0, "unmatched": 3}
+    reasons = await refused_reasons(database, sparkpost.id)
+    assert len(reasons) == 3
+    for _, reason in bad:
+        assert any(reason in kept for kept in reasons), (reason, reasons)
+    numbers = await stats(client, sparkpost)
+    assert (numbers["sent"], numbers["delivered"]) == (2, 0)
 
 
 @pytest.mark.fresh_database

@@ -81,6 +81,20 @@ async def unmatched_kinds(database: Database) -> list[tuple[str, str]]:
     )
 
 
+async def refused_reasons(database: Database, organization_id: int) -> list[str]:
+    """The reasons of an organization's malformed webhook events kept aside (`refused:...`)."""
+    async with database.read() as connection:
+        rows = (
+            await connection.execute(
+                select(UnmatchedEvent.reason).where(
+                    UnmatchedEvent.organization_id == organization_id,
+                    UnmatchedEvent.event_key.like("refused:%"),
+                )
+            )
+        ).all()
+    return [row.reason for row in rows]
+
+
 ADD_RECIPIENTS = """
 mutation($input: AddRecipientsInput!) {
   addRecipients(input: $input) { added skipped userErrors { field message code } }

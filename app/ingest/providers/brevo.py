@@ -160,4 +160,4 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     secret_auth.verify(request, settings, "Brevo")
     payload = load_json(request.body)
     events = payload if isinstance(payload, list) else [payload]
-    return Delivery(events=normalize_each(normalize, events))
+    return Delivery(events=normalize_each(normalize, events, PROVIDER))

@@ -198,4 +198,4 @@ async def receive(request: WebhookRequest, settings: dict[str, Any]) -> Delivery
     items = [item for item in payload if not is_ping(item)]
     if not items:
         return Delivery(message="no events (a SparkPost test ping)")
-    return Delivery(events=normalize_each(normalize, items))
+    return Delivery(events=normalize_each(normalize, items, PROVIDER))
