@@ -346,3 +346,61 @@ def test_the_cli_lists_and_replays(database_url, monkeypatch, capsys) -> None:
     assert capsys.readouterr().out == ""
     main(["events", "refused", "--org", "Acme", "--json", "--all"])
     assert orjson.loads(capsys.readouterr().out)["replayedAt"] is not None
+
+
+async def test_brevo(client, database, organization, monkeypatch) -> None:
+    from app.credentials import brevo_settings
+    from app.ingest.providers import brevo
+    from tests import test_webhook_brevo as bv
+
+    await configure(database, organization, "brevo", brevo_settings(bv.USERNAME, bv.PASSWORD))
+    await make_campaign(client, organization, "spring")
+    bad = bv.transactional("delivered", "bob@example.com", 5)
+    bad["ts_event"] = WORDY  # the first time field Brevo's adapter reads
+    events = [
+        bv.transactional("request", "ann@example.com", 0),
+        bad,
+        bv.transactional("opened", "ann@example.com", 600),
+    ]
+
+    async def send() -> dict[str, int]:
+        response = await bv.post(client, organization, events)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    await check_the_cycle(
+        database, organization, client, send,
+        lambda: monkeypatch.setattr(brevo, "from_unix", lenient(adapter.from_unix)),
+        good=2, answer={"accepted": 2, "duplicates": 0, "unmatched": 1},
+        before_fix=(1, 1, 1), after_fix=(2, 2, 1),
+    )  # fmt: skip
+
+
+async def test_sparkpost(client, database, organization, monkeypatch) -> None:
+    from app.credentials import sparkpost_settings
+    from app.ingest.providers import sparkpost
+    from tests import test_webhook_sparkpost as sp
+
+    await configure(
+        database, organization, "sparkpost", sparkpost_settings(sp.USERNAME, sp.PASSWORD)
+    )
+    await make_campaign(client, organization, "spring")
+    bad = sp.message("delivery", "bob@example.com", 5)
+    bad["msys"]["message_event"]["timestamp"] = WORDY
+    items = [
+        sp.message("injection", "ann@example.com", 0),
+        bad,
+        sp.track("open", "ann@example.com", 600, sp.PERSON),
+    ]
+
+    async def send() -> dict[str, int]:
+        response = await sp.post(client, organization, items)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    await check_the_cycle(
+        database, organization, client, send,
+        lambda: monkeypatch.setattr(sparkpost, "from_iso", lenient(adapter.from_iso)),
+        good=2, answer={"accepted": 2, "duplicates": 0, "unmatched": 1},
+        before_fix=(1, 1, 1), after_fix=(2, 2, 1),
+    )  # fmt: skip
