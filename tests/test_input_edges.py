@@ -24,7 +24,7 @@ from tests.test_webhook_sendgrid import (
     sendgrid,  # noqa: F401  (fixture)
 )
 from tests.test_webhook_sendgrid import post as post_sendgrid
-from tests.webhook_helpers import stats, stored
+from tests.webhook_helpers import refused_reasons, stats, stored
 
 RANGE = "on or after 1970-01-01T00:00:00Z and before 3000-01-01T00:00:00Z"
 EARLY_EDGE = "0001-01-01T00:00:00+14:00"  # 1 Dec 31 of year 0 in UTC: not a Python date
@@ -189,32 +189,47 @@ async def test_events_at_the_calendar_edges_are_400_with_each_named(client, data
     assert before[0] == {"recipients": 1, "sent": 1, "delivered": 0}
 
 
-async def test_postmark_records_at_the_calendar_edges_are_400(client, postmark, database):  # noqa: F811
+async def test_postmark_records_at_the_calendar_edges_are_kept_aside(client, postmark, database):  # noqa: F811
+    # A provider's malformed event is kept with its reason, never refused (it would be retried,
+    # then dropped): counted nowhere, statistics unchanged.
     before = (await stats(client, postmark), await stored(database))
     for edge in (EARLY_EDGE, LATE_EDGE, BEFORE_EPOCH):
         record = {**delivery("ann@example.com", 0), "DeliveredAt": edge}
         response = await post_postmark(client, postmark, record)
-        assert response.status_code == 400, response.text
-        assert response.json()["error"].startswith(f"record 0: DeliveredAt must be {RANGE}: ")
-    assert (await stats(client, postmark), await stored(database)) == before
+        assert response.status_code == 200, response.text
+        assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 1}
+    reasons = await refused_reasons(database, postmark.id)
+    assert len(reasons) == 3
+    assert all(f"DeliveredAt must be {RANGE}: " in reason for reason in reasons), reasons
+    after = (await stats(client, postmark), await stored(database))
+    assert after[0] == before[0]
+    assert after[1] == before[1] | {"unmatched": before[1]["unmatched"] + 3}
 
 
-async def test_sendgrid_timestamps_out_of_range_are_400_each_named(client, sendgrid, database):  # noqa: F811
+async def test_sendgrid_timestamps_out_of_range_are_kept_aside_each_named(
+    client,
+    sendgrid,  # noqa: F811
+    database,
+):
     before = (await stats(client, sendgrid), await stored(database))
     events = [
-        BATCH[0],
         {**BATCH[1], "timestamp": -1},
         {**BATCH[2], "timestamp": 1e20},
         {**BATCH[3], "timestamp": "NaN"},
     ]
     response = await post_sendgrid(client, sendgrid, events)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 0, "duplicates": 0, "unmatched": 3}
     unix = f"must be a Unix timestamp {RANGE}"
-    assert response.json()["error"] == (
-        f"event 1: timestamp {unix}: -1.0; event 2: timestamp {unix}: 1e+20; "
-        f"event 3: timestamp {unix}: nan"
-    )
-    assert (await stats(client, sendgrid), await stored(database)) == before
+    reasons = sorted(await refused_reasons(database, sendgrid.id))
+    assert [reason.split(": ", 1)[1] for reason in reasons] == [
+        f"timestamp {unix}: -1.0",
+        f"timestamp {unix}: 1e+17 (read as milliseconds: 1e+20)",
+        f"timestamp {unix}: nan",
+    ]
+    after = (await stats(client, sendgrid), await stored(database))
+    assert after[0] == before[0]
+    assert after[1] == before[1] | {"unmatched": before[1]["unmatched"] + 3}
 
 
 RECORD = """

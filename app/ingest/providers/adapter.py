@@ -113,12 +113,13 @@ def from_unix(value: Any, name: str, milliseconds: bool = False) -> datetime:
         seconds = float(value)
     except (ValueError, OverflowError):  # OverflowError: an int too large for a float
         raise PayloadError(f"{name} must be a Unix timestamp: {repr(value)[:40]}") from None
-    if milliseconds and seconds > MILLISECONDS_ABOVE:
-        seconds /= 1000
+    in_milliseconds = milliseconds and seconds > MILLISECONDS_ABOVE
     try:
-        return instants.from_unix(seconds, name)
+        return instants.from_unix(seconds / 1000 if in_milliseconds else seconds, name)
     except instants.InstantError as exc:
-        raise PayloadError(str(exc)) from None
+        # Name what was sent, not only the seconds it was read as.
+        sent = f" (read as milliseconds: {value!r})" if in_milliseconds else ""
+        raise PayloadError(f"{exc}{sent}") from None
 
 
 def from_iso(value: Any, name: str) -> datetime:
