@@ -1,4 +1,5 @@
-"""Webhooks authenticated by a shared secret (Brevo, SparkPost): basic auth or a token header.
+"""Webhooks authenticated by a shared secret (Postmark, Brevo, SparkPost): basic auth or a token
+header.
 
 These providers do not sign their requests: the webhook URL carries basic auth credentials
 (https://user:password@host/...), or each request carries a token in a header. Only a SHA-256
@@ -9,16 +10,12 @@ header is `Authorization: Bearer <token>`.
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from app.credentials import sha256
 from app.ingest.providers.adapter import SignatureError, WebhookRequest
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def basic_pair(headers: Mapping[str, str]) -> str:
