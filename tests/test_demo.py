@@ -94,9 +94,13 @@ async def test_demo_loads_campaigns_with_every_kind_of_event(database, client):
         assert types == {kind.value for kind in ResponseType}
         rows = (
             await connection.execute(
-                select(Response.occurred_at, Response.machine, Response.bot, Campaign.sent_at).join(
-                    Campaign, Campaign.id == Response.campaign_id
-                )
+                select(
+                    Response.occurred_at,
+                    Response.machine,
+                    Response.bot,
+                    Response.classified_by,
+                    Campaign.sent_at,
+                ).join(Campaign, Campaign.id == Response.campaign_id)
             )
         ).all()
         owners = (
@@ -105,6 +109,8 @@ async def test_demo_loads_campaigns_with_every_kind_of_event(database, client):
         assert owners >= 3  # record owners
         assert await reconcile(connection) == []
     assert any(row.machine for row in rows) and any(row.bot for row in rows)
+    # Privacy-proxy opens carry no flag: the rule names them; the scanner's clicks are flagged.
+    assert {"PRIVACY_PROXY", "REPORTED"} <= {row.classified_by for row in rows}
     # Every event happened after its campaign was sent (NOT_SENT just before), and in the past.
     for row in rows:
         assert row.sent_at - timedelta(minutes=5) <= row.occurred_at < before, row

@@ -310,12 +310,9 @@ class EventWriter:
         rng, plan, contact = self.rng, self.plan, self.contact
         variant = self.variant or VariantPlan("", "", ())
         if contact.client.privacy_protection and rng.random() < 0.85:
-            self.add(
-                "OPENED",
-                self.later(delivered_at, 30, 900),
-                userAgent=PRIVACY_PROXY,
-                machine=True,
-            )
+            # No machine flag: the privacy-proxy rule recognises the proxy's agent by itself
+            # (automatedActivity shows it as PRIVACY_PROXY), as it would a provider's event.
+            self.add("OPENED", self.later(delivered_at, 30, 900), userAgent=PRIVACY_PROXY)
         if contact.corporate and rng.random() < 0.1:
             # A security gateway follows every link seconds after delivery.
             for link in plan.links:
