@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
@@ -29,7 +29,7 @@ from app.routes.graphql_http import (
     response_media_type,
     status_of,
 )
-from app.routes.http import principal_of
+from app.routes.http import principal_of, read_body
 from app.settings import Settings
 from resolvers.context import Context
 from schema.root import schema
@@ -217,24 +217,6 @@ def graphql_error(status: int, message: str, accept: str | None) -> Response:
     )
 
 
-async def receive_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None once it grows past `limit` bytes (chunked bodies included)."""
-    size = 0
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # the client went away: what came is all there is
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
 def replay(body: bytes, receive: Receive) -> Receive:
     """A receive that gives `body` whole, then listens for the client's disconnect."""
     sent = False
@@ -264,7 +246,7 @@ class RequireKey:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
+        request = Request(scope, receive)
         wants_ide = (
             request.method == "GET"
             and "query" not in parse_qs(scope.get("query_string", b"").decode())
@@ -280,16 +262,14 @@ class RequireKey:
                 401, "a valid API key is required: Authorization: Bearer <key>", accept
             )(scope, receive, send)
             return
-        too_large = graphql_error(
-            413, f"the body is larger than {self.max_body_bytes} bytes", accept
-        )
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await too_large(scope, receive, send)
-            return
-        body = await receive_body(receive, self.max_body_bytes)
+        try:
+            body = await read_body(request, self.max_body_bytes)
+        except ClientDisconnect:
+            return  # the client went away: nobody to answer
         if body is None:
-            await too_large(scope, receive, send)
+            await graphql_error(
+                413, f"the body is larger than {self.max_body_bytes} bytes", accept
+            )(scope, receive, send)
             return
         scope["principal"] = principal
         await self.app(scope, replay(body, receive), send)

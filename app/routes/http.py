@@ -35,7 +35,11 @@ async def principal_of(database: Database, request: Request) -> Any:
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it grows past `limit` bytes."""
+    """The body, or None when its Content-Length says more than `limit` bytes (nothing read) or
+    once it grows past `limit` (chunked bodies)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
     size = 0
     chunks = []
     async for chunk in request.stream():
