@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database import in_chunks
@@ -120,14 +120,16 @@ async def replay_refused(
         await connection.execute(
             update(UnmatchedEvent).where(UnmatchedEvent.id.in_(chunk)).values(applied_at=now)
         )
-    changed = {key: reason for key, reason in done.still_refused.items()}
-    if changed:
+    if done.still_refused:
         # The reason of now: after a partial fix, an event may fail for another reason.
         await connection.execute(
             update(UnmatchedEvent)
-            .where(and_(UnmatchedEvent.id == bindparam("row_key")))
+            .where(UnmatchedEvent.id == bindparam("row_key"))
             .values(reason=bindparam("new_reason")),
-            [{"row_key": key, "new_reason": reason} for key, reason in sorted(changed.items())],
+            [
+                {"row_key": key, "new_reason": reason}
+                for key, reason in sorted(done.still_refused.items())
+            ],
         )
     if events:
         done.result = await ingest_provider_events(connection, organization_id, events, now)
