@@ -1,12 +1,10 @@
 """Brevo webhooks: transactional and marketing events shaped as Brevo documents them, with basic
 auth or a token, shuffled and duplicated, in; statistics out."""
 
-import base64
 import random
 from datetime import timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from app.cli import main
@@ -14,7 +12,9 @@ from app.credentials import brevo_settings
 from tests.factories import BASE_TIME, make_campaign
 from tests.test_webhook_credentials import settings_of
 from tests.webhook_helpers import (
+    basic_auth,
     configure,
+    post_webhook,
     recipients,
     refused_reasons,
     stats,
@@ -124,18 +124,14 @@ HUMAN = EXPECTED | {"opened": 2, "opens": 3}
 
 
 def basic(username: str = USERNAME, password: str = PASSWORD) -> dict[str, str]:
-    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {pair}", "Content-Type": "application/json"}
+    return basic_auth(username, password)
 
 
 async def post(
     client: Any, organization: Any, body: Any, headers: dict[str, str] | None = None
 ) -> Any:
-    content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return await client.post(
-        f"/webhooks/brevo/{organization.name}",
-        content=content,
-        headers=basic() if headers is None else headers,
+    return await post_webhook(
+        client, "brevo", organization, body, basic() if headers is None else headers
     )
 
 

@@ -1,17 +1,23 @@
 """Postmark webhooks: one record per POST with basic auth or a secret header, as Postmark documents."""
 
-import base64
 from datetime import timedelta
 from typing import Any
 
-import orjson
 import pytest
 from sqlalchemy import select
 
 from app.credentials import postmark_settings
 from app.models import UnmatchedEvent
 from tests.factories import BASE_TIME, make_campaign
-from tests.webhook_helpers import configure, recipients, stats, stored, unmatched_kinds
+from tests.webhook_helpers import (
+    basic_auth,
+    configure,
+    post_webhook,
+    recipients,
+    stats,
+    stored,
+    unmatched_kinds,
+)
 
 USERNAME, PASSWORD = "postmark", "correct horse battery staple"
 HEADER, SECRET = "X-Webhook-Secret", "s3cr3t-header-value-0123456789"
@@ -86,18 +92,14 @@ RECORDS = [
 
 
 def basic(username: str = USERNAME, password: str = PASSWORD) -> dict[str, str]:
-    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {pair}", "Content-Type": "application/json"}
+    return basic_auth(username, password)
 
 
 async def post(
     client: Any, organization: Any, body: Any, headers: dict[str, str] | None = None
 ) -> Any:
-    content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return await client.post(
-        f"/webhooks/postmark/{organization.name}",
-        content=content,
-        headers=basic() if headers is None else headers,
+    return await post_webhook(
+        client, "postmark", organization, body, basic() if headers is None else headers
     )
 
 

@@ -1,11 +1,9 @@
 """SparkPost event webhooks: batches of events shaped as SparkPost documents them, with basic
 auth or its webhook token, shuffled and duplicated, in; statistics out."""
 
-import base64
 import random
 from typing import Any
 
-import orjson
 import pytest
 
 from app.cli import main
@@ -13,7 +11,9 @@ from app.credentials import sparkpost_settings
 from tests.factories import BASE_TIME, make_campaign
 from tests.test_webhook_credentials import settings_of
 from tests.webhook_helpers import (
+    basic_auth,
     configure,
+    post_webhook,
     recipients,
     refused_reasons,
     stats,
@@ -139,18 +139,14 @@ KEPT = [("sparkpost", "bounce/60"), ("sparkpost", "initial_open"),
 
 
 def basic(username: str = USERNAME, password: str = PASSWORD) -> dict[str, str]:
-    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {pair}", "Content-Type": "application/json"}
+    return basic_auth(username, password)
 
 
 async def post(
     client: Any, organization: Any, body: Any, headers: dict[str, str] | None = None
 ) -> Any:
-    content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return await client.post(
-        f"/webhooks/sparkpost/{organization.name}",
-        content=content,
-        headers=basic() if headers is None else headers,
+    return await post_webhook(
+        client, "sparkpost", organization, body, basic() if headers is None else headers
     )
 
 

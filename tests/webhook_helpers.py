@@ -1,8 +1,10 @@
 """Helpers shared by the provider webhook tests: credentials, statistics, stored row counts."""
 
+import base64
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import func, select
 
 from app.credentials import set_credentials
@@ -78,6 +80,22 @@ async def unmatched_kinds(database: Database) -> list[tuple[str, str]]:
         ).all()
     return sorted(
         (row.provider, row.payload.get("kind", "")) for row in rows if "raw" in row.payload
+    )
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    """Headers of a JSON webhook posted with basic auth (user:password@ in the webhook URL)."""
+    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {pair}", "Content-Type": "application/json"}
+
+
+async def post_webhook(
+    client: Any, provider: str, organization: Any, body: Any, headers: dict[str, str]
+) -> Any:
+    """POST `body` (JSON, or bytes as they are) to the organization's webhook of `provider`."""
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return await client.post(
+        f"/webhooks/{provider}/{organization.name}", content=content, headers=headers
     )
 
 
