@@ -170,6 +170,25 @@ def command_schema(args: argparse.Namespace) -> None:
     print(schema.as_str())
 
 
+async def campaign_id_of(database: Database, wanted: str) -> int:
+    """The campaign an operator names by its id or external id (the first one made, when
+    organizations share an external id); CommandError when there is none."""
+    async with database.read() as connection:
+        found = (
+            await connection.execute(
+                select(Campaign.id)
+                .where(
+                    (Campaign.external_id == wanted)
+                    | (Campaign.id == (int(wanted) if wanted.isdigit() else -1))
+                )
+                .order_by(Campaign.id)
+            )
+        ).scalar()
+    if found is None:
+        raise CommandError(f"no campaign {wanted!r}")
+    return int(found)
+
+
 def command_reconcile(args: argparse.Namespace) -> None:
     from app.ingest.aggregate_writer import AGGREGATE_TABLES
     from app.reconcile import reconcile
@@ -181,23 +200,7 @@ def command_reconcile(args: argparse.Namespace) -> None:
         return {int(drift.key[0]) for drift in drifts if drift.table in keyed}
 
     async def check(database: Database) -> list[Any]:
-        campaign_id = None
-        if args.campaign:
-            async with database.read() as connection:
-                found = (
-                    await connection.execute(
-                        select(Campaign.id).where(
-                            (Campaign.external_id == args.campaign)
-                            | (
-                                Campaign.id
-                                == (int(args.campaign) if args.campaign.isdigit() else -1)
-                            )
-                        )
-                    )
-                ).scalar()
-            if found is None:
-                raise CommandError(f"no campaign {args.campaign!r}")
-            campaign_id = int(found)
+        campaign_id = await campaign_id_of(database, args.campaign) if args.campaign else None
         if args.repair:
             async with database.write() as connection:
                 drifts = await reconcile(connection, campaign_id, repair=True)
@@ -225,14 +228,10 @@ def command_reconcile(args: argparse.Namespace) -> None:
 
 
 def command_reclassify(args: argparse.Namespace) -> None:
-    from app.reclassify import ReclassifyReport, find_campaign, reclassify
+    from app.reclassify import ReclassifyReport, reclassify
 
     async def go(database: Database) -> ReclassifyReport:
-        campaign_id = None
-        if args.campaign:
-            campaign_id = await find_campaign(database, args.campaign)
-            if campaign_id is None:
-                raise CommandError(f"no campaign {args.campaign!r}")
+        campaign_id = await campaign_id_of(database, args.campaign) if args.campaign else None
         report = await reclassify(database, campaign_id, dry_run=args.dry_run)
         if not args.dry_run:
             await publish_campaigns_changed(database, report.campaign_ids)

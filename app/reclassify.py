@@ -33,7 +33,7 @@ from app.ingest.automation import (
 from app.ingest.contributions import RecipientContext
 from app.ingest.history import HistoryEntry
 from app.ingest.refold import load_histories, lock_recipients, refold_recipients
-from app.models import Campaign, Recipient, Response
+from app.models import Recipient, Response
 
 T = ResponseType
 HUMAN = "human"  # the "reason" of an open or click that counts as a person's
@@ -235,22 +235,6 @@ def _with_flag(entry: HistoryEntry, flag: bool | None) -> HistoryEntry:
     if entry.type is T.OPENED:
         return dataclasses.replace(entry, machine=flag)
     return dataclasses.replace(entry, bot=flag)
-
-
-async def find_campaign(database: Database, wanted: str) -> int | None:
-    """A campaign's id from its id or external id (as `reconcile --campaign` takes it)."""
-    async with database.read() as connection:
-        found = (
-            await connection.execute(
-                select(Campaign.id)
-                .where(
-                    (Campaign.external_id == wanted)
-                    | (Campaign.id == (int(wanted) if wanted.isdigit() else -1))
-                )
-                .order_by(Campaign.id)
-            )
-        ).scalar()
-    return None if found is None else int(found)
 
 
 async def reclassify(

@@ -2,13 +2,13 @@
 campaign list. Answers are rows, counters and records; the schema layer builds the objects."""
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from typing import Any
 
 from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.campaign_references import by_reference, pick
 from app.ids import parse_pk
 from app.metrics import funnel, metrics, rate
 from app.models import Campaign as CampaignModel
@@ -51,36 +51,10 @@ async def link_row(info: Info, pk: int | None) -> Row | None:
 # {id} of downloads) takes either; another organization's campaign is as unknown as a missing one.
 
 
-def _by_reference(organization_id: int, references: Sequence[str]) -> Select[Any]:
-    """The organization's campaigns whose global id or external id is one of `references`."""
-    pks = [pk for pk in (parse_pk(reference, "Campaign") for reference in references) if pk]
-    table = CampaignModel.__table__
-    return select(table).where(
-        table.c.organization_id == organization_id,
-        or_(table.c.id.in_(pks), table.c.external_id.in_(list(references))),
-    )
-
-
-def _pick(found: Sequence[Any], reference: str) -> Any:
-    """The campaign `reference` names among `found`: by global id first, else by external id."""
-    pk = parse_pk(reference, "Campaign")
-    by_id = next((row for row in found if row.id == pk), None)
-    return by_id or next((row for row in found if row.external_id == reference), None)
-
-
-async def campaign_row_by_reference(
-    connection: AsyncConnection, organization_id: int, reference: str
-) -> Any:
-    """The organization's campaign row named by `reference` (global id or external id), or None;
-    for callers outside a GraphQL operation (downloads, live statistics)."""
-    found = (await connection.execute(_by_reference(organization_id, [reference]))).all()
-    return _pick(found, reference)
-
-
 def _campaigns_by_reference(context: Context) -> DataLoader:
     async def batch(references: list[str]) -> list[Any]:
-        found = await context.fetch(_by_reference(context.organization_id, references))
-        return [_pick(found, reference) for reference in references]
+        found = await context.fetch(by_reference(context.organization_id, references))
+        return [pick(found, reference) for reference in references]
 
     return DataLoader(batch)
 

@@ -17,11 +17,11 @@ from sqlalchemy import Select, bindparam, func, select
 
 from app import pubsub
 from app.auth import key_is_active
+from app.campaign_references import campaign_row_by_reference
 from app.database import Database
 from app.metrics import metrics
 from app.models import STATS_COUNTERS, Campaign, CampaignStats
 from app.telemetry import telemetry_of
-from resolvers.campaigns import campaign_row_by_reference
 from resolvers.context import Info
 
 # At most one message a second per subscriber; numbers that arrive meanwhile are merged into it.

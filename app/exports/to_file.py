@@ -8,16 +8,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import select
 
+from app.campaign_references import campaign_row_by_reference
 from app.database import Database
 from app.exports import activity, recipients
 from app.exports.campaign import file_name
 from app.exports.csv_stream import csv_chunks
 from app.exports.filters import Parameters, activity_filter, recipient_filter
 from app.exports.summary import load_summary, write_summary
-from app.ids import parse_pk
-from app.models import Campaign
 
 KINDS = ("recipients", "activity", "summary")
 
@@ -29,19 +27,9 @@ class ExportError(Exception):
 async def find_campaign_by_reference(
     database: Database, organization_id: int, reference: str
 ) -> Any:
-    """The organization's campaign by global id or external id."""
-    pk = parse_pk(reference, "Campaign")
-    condition = Campaign.external_id == reference
-    if pk is not None:
-        condition = condition | (Campaign.id == pk)
+    """The organization's campaign by global id or external id (app/campaign_references.py)."""
     async with database.read() as connection:
-        found = (
-            await connection.execute(
-                select(Campaign.id, Campaign.external_id, Campaign.name)
-                .where(Campaign.organization_id == organization_id, condition)
-                .order_by((Campaign.external_id == reference).desc())
-            )
-        ).first()
+        found = await campaign_row_by_reference(connection, organization_id, reference)
     if found is None:
         raise ExportError(f"no campaign {reference!r} in this organization")
     return found

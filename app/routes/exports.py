@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from app.campaign_references import campaign_row_by_reference
 from app.database import Database
 from app.exports import activity, recipients
 from app.exports.campaign import file_name
@@ -25,7 +26,6 @@ from app.exports.csv_stream import csv_chunks
 from app.exports.filters import FilterError, Parameters, activity_filter, recipient_filter
 from app.exports.summary import load_summary, write_summary
 from app.routes.http import json_error, principal_of
-from resolvers.campaigns import campaign_row_by_reference
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
