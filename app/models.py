@@ -186,6 +186,25 @@ class Recipient(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class RecipientMergeFields(Base):
+    """The merge fields one recipient's message was personalized with (issue 15).
+
+    A table of its own rather than a column of recipients: recipients are read whole in many
+    places, and the fields (up to 100 names and values) are only read for a preview.
+    """
+
+    __tablename__ = "recipient_merge_fields"
+    recipient_id: Mapped[int] = mapped_column(
+        ForeignKey("recipients.id"), primary_key=True, autoincrement=False
+    )
+    # [{"name": "FNAME", "value": "Ada"}, ...] in the order given
+    fields: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # When the SENT event that gave them happened; NULL: given by addRecipients. An earlier
+    # SENT event arriving later does not replace a later one's fields.
+    given_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 class Response(Base):
     """The history: tracked events and manual entries. Deletion is soft and audited."""
 
