@@ -152,6 +152,7 @@ def test_the_graph_sees_imports_inside_functions_and_packages() -> None:
     assert "app.demo.plans" in graph["app.demo.generator"]
     assert layer("app.routes.http") == EDGE and layer("app.demo.loader") == EDGE
     assert layer("app.ingest.providers.adapter") == DOMAIN and layer("app.models") == BASE
+    assert layer("app.message_views.sanitize") == DOMAIN
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
