@@ -258,6 +258,19 @@ class Response(Base):
     deletion_note: Mapped[str | None] = mapped_column(Text)
 
 
+class DataVersion(Base):
+    """How often, and when last, a write changed a campaign (scope: its id) or anything of an
+    organization (scope 0); the response cache and the SQLite subscription poller compare these
+    (app/versions.py)."""
+
+    __tablename__ = "data_versions"
+    __table_args__ = (Index("ix_data_versions_scope", "scope"),)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    scope: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0: the organization
+    version: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime]
+
+
 class UnmatchedEvent(Base):
     """An accepted event whose campaign (or contact) is not known yet; applied when it appears."""
 

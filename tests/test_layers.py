@@ -32,6 +32,7 @@ BASE_MODULES = (
     "app.settings",
     "app.instants",
     "app.migrate",
+    "app.versions",
 )
 
 
