@@ -30,6 +30,7 @@ from app.ingest.matching import (
     known_keys,
     resolve_contacts,
 )
+from app.ingest.merge_fields import store_sent_merge_fields
 from app.ingest.refold import (
     HISTORY_COLUMNS,
     history_entry,
@@ -174,6 +175,7 @@ async def apply_events(
         rows,
     )
     inserted_rows = inserted.all()
+    await store_sent_merge_fields(connection, unique, inserted_rows, now)  # issue 15
     # A concurrent batch may have stored the same event first: then it is a duplicate here.
     result.duplicates += len(rows) - len(inserted_rows)
     result.accepted = len(inserted_rows)

@@ -4,6 +4,7 @@ Every problem with an event is reported with the event's index, so that a refuse
 sender everything it has to fix at once.
 """
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import orjson
 
 from app import instants
 from app.enums import HARD_BOUNCE_CATEGORIES, BounceCategory, BounceType, ResponseType, SkipReason
+from app.message_views.merge_fields import check_merge_fields
 
 T = ResponseType
 V = TypeVar("V")
@@ -27,7 +29,7 @@ FIELDS = {
     "id", "type", "occurredAt", "campaign", "contact", "variant", "url", "bounce",
     "skipReason", "userAgent", "ip", "country", "city", "machine", "bot", "amount", "note",
 }  # fmt: skip
-CONTACT_FIELDS = {"email", "externalId", "name"}
+CONTACT_FIELDS = {"email", "externalId", "name", "mergeFields"}
 BOUNCE_FIELDS = {"type", "category", "diagnostic"}
 MAX_TEXT = 2000
 
@@ -64,6 +66,9 @@ class CanonicalEvent:
     bot: bool | None = None
     amount_cents: int | None = None
     note: str | None = None
+    # A SENT event's merge fields, (name, value) in the order given (issue 15); not hashed, as
+    # an event kept aside comes back from JSON with lists.
+    merge_fields: tuple[tuple[str, str], ...] | None = dataclasses.field(default=None, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +224,34 @@ def _contact(value: Any, problems: _Problems) -> tuple[str | None, str | None, s
     return email, external_id, name
 
 
+def parse_merge_fields(
+    value: Any, name: str = "contact.mergeFields"
+) -> tuple[tuple[str, str], ...]:
+    """A list of {"name": ..., "value": ...} objects, checked by the merge-field rules
+    (app/message_views/merge_fields.py), as (name, value) pairs."""
+    if not isinstance(value, list):
+        raise EventError(f'{name} must be a list of {{"name": ..., "value": ...}} objects')
+    reasons = [
+        f'{name}[{index}] must be an object {{"name": string, "value": string}}'
+        for index, item in enumerate(value)
+        if not isinstance(item, dict)
+        or set(item) != {"name", "value"}
+        or not all(isinstance(item[key], str) for key in ("name", "value"))
+    ]
+    if reasons:
+        raise EventError(*reasons)
+    pairs = tuple((item["name"], item["value"]) for item in value)
+    problems = check_merge_fields(pairs)
+    if problems:
+        raise EventError(
+            *(
+                f"{name}{'' if p.index is None else f'[{p.index}].{p.part}'}: {p.message}"
+                for p in problems
+            )
+        )
+    return pairs
+
+
 def _bounce(value: Any, problems: _Problems) -> tuple[str | None, str | None, str | None]:
     """(type, category, diagnostic) as given in the bounce object, checked."""
     if not isinstance(value, dict):
@@ -264,6 +297,12 @@ def parse_event(raw: Any, now: datetime, provider: str = "canonical") -> Canonic
     occurred_at = problems.check(lambda: _occurred_at(raw, now))
     campaign = problems.check(lambda: _campaign(raw.get("campaign")))
     email, external_id, name = _contact(raw.get("contact"), problems)
+    merge_fields = None
+    if isinstance(raw.get("contact"), dict) and raw["contact"].get("mergeFields") is not None:
+        if kind is not None and kind is not T.SENT:
+            problems.add("contact.mergeFields is only for SENT events")
+        else:
+            merge_fields = problems.check(lambda: parse_merge_fields(raw["contact"]["mergeFields"]))
 
     bounce_type = bounce_category = bounce_diagnostic = None
     if raw.get("bounce") is not None:
@@ -332,6 +371,7 @@ def parse_event(raw: Any, now: datetime, provider: str = "canonical") -> Canonic
         bot=bot,
         amount_cents=amount_cents,
         note=note,
+        merge_fields=merge_fields,
     )
 
 
