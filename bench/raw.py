@@ -44,6 +44,8 @@ class RawDatabase:
         self.pool: Any = None
         self.pool_size = pool_size
         self._statements: dict[str, str] = {}
+        # Statements sent (an executemany counts once): the ingest floor reports its count.
+        self.sent = 0
 
     async def connect(self) -> "RawDatabase":
         if self.sqlite:
@@ -73,6 +75,7 @@ class RawDatabase:
         return found
 
     async def fetch(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
+        self.sent += 1
         if self.sqlite:
             values = [as_parameter(value, True) for value in parameters]
             return self.connection.execute(sql, values).fetchall()
@@ -82,6 +85,7 @@ class RawDatabase:
         return [tuple(row) for row in await self.connection.fetch(self.sql(sql), *parameters)]
 
     async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.sent += 1
         if self.sqlite:
             self.connection.executemany(
                 sql, [tuple(as_parameter(value, True) for value in row) for row in rows]

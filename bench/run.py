@@ -20,7 +20,7 @@ from app.migrate import upgrade
 from app.reconcile import reconcile
 from bench import queries
 from bench.http_load import Server, load, request_bytes
-from bench.ingest import EventStream, PlainIngest
+from bench.ingest import FLOOR_DESCRIPTION, EventStream, PlainIngest
 from bench.organization import GeneratedOrganization, generate
 from bench.raw import RawDatabase
 from bench.report import Row, Table
@@ -237,10 +237,13 @@ async def measure_ingest(
     floor_batches = [floor_stream.numbered_batch(1000) for _ in range(options.ingest_batches + 1)]
     await plain.apply(floor_batches[0])
     floor_times = []
+    floor_statements = 0
     for batch in floor_batches[1:]:
+        sent = raw.sent
         began = time.perf_counter()
         await plain.apply(batch)
         floor_times.append(time.perf_counter() - began)
+        floor_statements = max(floor_statements, raw.sent - sent)
     floor_rate = 1000 / statistics.median(floor_times)
     row = table.add(
         Row(
@@ -249,11 +252,12 @@ async def measure_ingest(
             app=app_rate,
             floor_a=floor_rate,
             statements=max(statement_counts),
-            floor_statements=8,
+            floor_statements=floor_statements,
             target="≥ 0.6x floor (a)",
         )
     )
     row.met = (row.ratio(row.floor_a) or 0) >= 0.6
+    table.notes.append(FLOOR_DESCRIPTION + " (its statements: without BEGIN and COMMIT).")
     if min(statement_counts) != max(statement_counts):
         table.notes.append(
             f"ingest statements per batch varied: {min(statement_counts)}-{max(statement_counts)}"
@@ -288,10 +292,11 @@ async def measure_ingest(
             name=f"ingest over POST /events, batches of 500, {options.http_ingest_clients} clients, events/s",
             unit="/s",
             app=result.requests * 500 / result.seconds,
-            target="≥ 5,000 events/s",
+            floor_a=floor_rate,
+            target="≥ 0.5x floor (a)",
         )
     )
-    row.met = (row.app or 0) >= 5000
+    row.met = (row.ratio(row.floor_a) or 0) >= 0.5
 
 
 async def prepare_database(options: Options) -> None:
