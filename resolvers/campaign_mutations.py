@@ -19,8 +19,10 @@ from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import apply_events
 from app.ingest.events import CanonicalEvent, EventError, parse_cents, parse_email
 from app.ingest.matching import ensure_recipients
+from app.ingest.merge_fields import GivenMergeFields, save_merge_fields
 from app.ingest.pending import apply_unmatched
 from app.ingest.recipient_sort import refresh_sort_keys
+from app.message_views.merge_fields import check_merge_fields
 from app.models import Campaign, Contact, Project, User, Variant
 from app.models import Link as LinkModel
 from app.pubsub import publish_campaigns_changed
@@ -101,6 +103,8 @@ class ContactSpec(Protocol):
     def name(self) -> str | None: ...
     @property
     def owner_email(self) -> str | None: ...
+    @property
+    def merge_fields(self) -> Sequence[FactorSpec] | None: ...  # {name, value} like a factor
 
 
 class AddRecipientsSpec(Protocol):
@@ -321,12 +325,21 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
         errors.check_text([*path, "externalId"], contact.external_id, 200)
         if contact.external_id and external_ids.setdefault(contact.external_id, email) != email:
             errors.add([*path, "externalId"], "externalId is given to two contacts", "DUPLICATE")
+        merge_fields = None
+        if contact.merge_fields is not None:
+            merge_fields = [(field.name, field.value) for field in contact.merge_fields]
+            for problem in check_merge_fields(merge_fields):
+                where = [*path, "mergeFields"]
+                if problem.index is not None and problem.part is not None:
+                    where += [problem.index, problem.part]
+                errors.add(where, problem.message, problem.code)
         if email:
             contacts[email] = {
                 "email": email,
                 "name": contact.name,
                 "external_id": contact.external_id,
                 "owner": owner,
+                "merge_fields": merge_fields,
             }
     if errors or campaign is None:
         return AddRecipientsResult(added=0, skipped=0, user_errors=errors.errors)
@@ -414,6 +427,15 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
         wanted = {(campaign.id, row.id): (variant_id, row.owner_id) for row in found}
         recipient_ids, new_ids = await ensure_recipients(connection, wanted, datetime.now(UTC))
         now = datetime.now(UTC)
+        await save_merge_fields(
+            connection,
+            [
+                GivenMergeFields(recipient_ids[(campaign.id, row.id)], fields, None)
+                for row in found
+                if (fields := contacts[row.email]["merge_fields"]) is not None
+            ],
+            now,
+        )
         suppressed = [
             CanonicalEvent(
                 key=f"suppressed:{campaign.id}:{row.id}",

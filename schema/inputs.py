@@ -99,11 +99,21 @@ class UpsertCampaignInput:
 
 
 @strawberry.input
+class MergeFieldInput:
+    name: str
+    value: str
+
+
+@strawberry.input
 class ContactInput:
     external_id: str | None = None
     email: str
     name: str | None = None
     owner_email: str | None = None
+    merge_fields: list[MergeFieldInput] | None = strawberry.field(
+        default=None,
+        description="values for the message's merge fields, for this campaign's message to this contact",
+    )
 
 
 @strawberry.input

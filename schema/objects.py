@@ -23,6 +23,7 @@ from resolvers import (
     timeline,
 )
 from resolvers import automated_activity as automated
+from resolvers import merge_fields as merge_field_reads
 from resolvers.context import Info
 from resolvers.records import CampaignRecord, RecipientRecord
 from schema.awaitables import later
@@ -48,6 +49,12 @@ from schema.stats import EngagementRow, Funnel, OwnerStats, Stats, TimelineBucke
 
 @strawberry.type
 class Factor:
+    name: str
+    value: str
+
+
+@strawberry.type
+class MergeField:
     name: str
     value: str
 
@@ -492,6 +499,22 @@ class Recipient(Node):
     ) -> "Connection[Response]":
         page = await history.recipient_responses(info, self.pk, first, after)
         return Connection.from_page(page, Response.from_row)
+
+    @strawberry.field(
+        description="The merge fields this recipient's message was personalized with."
+    )
+    async def merge_fields(self, info: Info) -> list[MergeField]:
+        fields = await merge_field_reads.recipient_merge_fields(info, self.pk)
+        return [MergeField(name=name, value=value) for name, value in fields]
+
+    @strawberry.field(
+        description="The message exactly as this recipient received it: its variant's html with "
+        "its merge fields filled in (sanitized)."
+    )
+    async def preview(self, info: Info) -> str | None:
+        return await merge_field_reads.recipient_preview(
+            info, self.pk, self.campaign_pk, self.variant_pk
+        )
 
 
 @strawberry.type
