@@ -1,9 +1,12 @@
 """The campaign summary as an Excel workbook, written by xlsxwriter in constant-memory mode.
 
-Sheets: "Summary" (the whole campaign, then a section per record owner, each metric with its
-Count and % columns as campaign reports show them), one sheet per record owner, "Variants" and
-"Links". Every number comes from the pre-aggregated tables through app.metrics, the same
-functions GraphQL's Stats uses, so the workbook and the API always agree.
+Sheets: "Summary" (the whole campaign, its status table, a section per record owner, each metric
+with its Count and % columns as campaign reports show them, then the campaign's events per hour
+in the organization's time zone), one sheet per record owner, "Variants" and "Links" (all
+variants together first, then a block per variant). Every number comes from the pre-aggregated
+tables through app.metrics, the same functions GraphQL's Stats uses, so the workbook and the API
+always agree. Native Excel charts on the Summary sheet (app/exports/summary_charts.py) read
+those cells: status, timeline, clicks per link and, with variants, rates per variant.
 """
 
 import re
@@ -14,13 +17,28 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import xlsxwriter
 from sqlalchemy import func, select
 
 from app.database import Database
-from app.metrics import metrics, rate
-from app.models import STATS_COUNTERS, Campaign, CampaignStats, Link, LinkStats, User, Variant
+from app.exports import summary_charts
+from app.exports.summary_charts import Column
+from app.exports.summary_timeline import HourlyTimeline, hourly
+from app.metrics import funnel, metrics, rate
+from app.models import (
+    STATS_COUNTERS,
+    TIMELINE_COUNTERS,
+    Campaign,
+    CampaignStats,
+    Link,
+    LinkStats,
+    Organization,
+    TimelineBucket,
+    User,
+    Variant,
+)
 
 # An owner sheet each, up to this many; beyond it owners are still in the Summary sheet.
 MAX_OWNER_SHEETS = 250
@@ -59,7 +77,9 @@ class Summary:
     total: Section
     owners: list[Section] = field(default_factory=list)
     variants: list[tuple[Section, bool]] = field(default_factory=list)
-    links: list[LinkRow] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)  # all variants together, one per link
+    variant_links: list[LinkRow] = field(default_factory=list)  # per variant, then per link
+    timeline: HourlyTimeline = field(default_factory=lambda: HourlyTimeline("UTC", [], None))
 
 
 # (label, counter, how the % is computed, what the % is of). None: no % for that row.
@@ -89,6 +109,14 @@ METRIC_ROWS: list[tuple[str, str, Percent | None, str]] = [
     ("Leads", "leads", lambda s: rate(s["leads"], s["sent"]), "sent"),
     ("Opportunities", "opportunities", lambda s: rate(s["opportunities"], s["sent"]), "sent"),
     ("Purchases", "purchases", lambda s: s["conversion_rate"], "delivered"),
+]
+# The funnel's exclusive buckets (docs/metrics.md, Funnel): each recipient in exactly one.
+STATUS_ROWS = [
+    ("Not received", "not_received"),
+    ("Received", "received"),
+    ("Opened (no click)", "opened"),
+    ("Clicked", "clicked"),
+    ("Opted out", "opted_out"),
 ]
 MONEY_ROWS = [
     ("Revenue", "revenue"),
@@ -135,11 +163,24 @@ def _person(name: str | None, email: str | None) -> str:
     return name or email or "?"
 
 
+def _zone_name(name: str | None) -> str:
+    """The organization's time zone, or UTC if it cannot be loaded (the table says which)."""
+    try:
+        ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return "UTC"
+    return name or "UTC"
+
+
 async def load_summary(database: Database, campaign_pk: int) -> Summary:
     """Everything the workbook shows, read in a handful of statements."""
     async with database.read() as connection:
         campaign = (
-            await connection.execute(select(Campaign).where(Campaign.id == campaign_pk))
+            await connection.execute(
+                select(Campaign, Organization.timezone.label("organization_timezone"))
+                .join(Organization, Organization.id == Campaign.organization_id)
+                .where(Campaign.id == campaign_pk)
+            )
         ).one()
         where = CampaignStats.campaign_id == campaign_pk
         total = (await connection.execute(select(*_sum_columns()).where(where))).one()
@@ -183,12 +224,33 @@ async def load_summary(database: Database, campaign_pk: int) -> Summary:
                 .where(Link.campaign_id == campaign_pk)
             )
         ).all()
+        # The same stored buckets as Campaign.timeline, summed over variants.
+        buckets = TimelineBucket.__table__
+        timeline_rows = (
+            await connection.execute(
+                select(
+                    buckets.c.bucket_start,
+                    *[func.sum(buckets.c[name]).label(name) for name in TIMELINE_COUNTERS],
+                )
+                .where(buckets.c.campaign_id == campaign_pk)
+                .group_by(buckets.c.bucket_start)
+            )
+        ).all()
 
     summary = Summary(
         campaign_name=campaign.name,
         external_id=campaign.external_id,
         sent_at=campaign.sent_at,
         total=Section("All recipients", _counters(total), campaign.cost_cents),
+    )
+    counted = [
+        (row.bucket_start, {name: int(getattr(row, name) or 0) for name in TIMELINE_COUNTERS})
+        for row in timeline_rows
+    ]
+    # A bucket emptied by deletions holds no event (as in Campaign.timeline).
+    summary.timeline = hourly(
+        [(start, counters) for start, counters in counted if any(counters.values())],
+        _zone_name(campaign.organization_timezone),
     )
     for row in by_owner:
         title = "No owner" if row.owner_id == 0 else _person(row.name, row.email)
@@ -199,7 +261,8 @@ async def load_summary(database: Database, campaign_pk: int) -> Summary:
         counters = _counters(found) if found is not None else dict(empty)
         summary.variants.append((Section(variant.name, counters), bool(variant.is_control)))
 
-    # Links: all variants together, then per variant (when the campaign has variants).
+    # Links: all variants together (one contiguous block, which the chart reads), then a block
+    # per variant (when the campaign has variants).
     per_link: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in link_counts:
         per_link[row.link_id][row.variant_id] = (int(row.clicks), int(row.clicked))
@@ -224,9 +287,10 @@ async def load_summary(database: Database, campaign_pk: int) -> Summary:
                 rate(clicks, total_counters["clicks"]),
             )
         )
-        for variant_id, section in variant_sections.items():
-            variant_clicks, variant_clicked = counts.get(variant_id, (0, 0))
-            summary.links.append(
+    for variant_id, section in variant_sections.items():
+        for link in links:
+            variant_clicks, variant_clicked = per_link.get(link.id, {}).get(variant_id, (0, 0))
+            summary.variant_links.append(
                 LinkRow(
                     link.url,
                     link.label,
@@ -324,6 +388,44 @@ def _metric_table(writer: _Writer, section: Section) -> None:
     writer.skip()
 
 
+def _status_table(writer: _Writer, section: Section) -> tuple[Column, Column]:
+    """The funnel's exclusive buckets; the cells of its labels and its counts."""
+    stages = funnel(section.counters)
+    writer.cells("Status (each recipient once)", style="section")
+    writer.cells("Status", "Count", "%", "% of", style="header")
+    first = writer.row
+    for label, stage in STATUS_ROWS:
+        writer.cell(0, label)
+        writer.cell(1, stages[stage])
+        writer.cell(2, rate(stages[stage], section.counters["recipients"]), "percent")
+        writer.cell(3, "recipients")
+        writer.skip()
+    last = writer.row - 1
+    writer.skip()
+    name = writer.sheet.get_name()
+    return Column(name, 0, first, last), Column(name, 1, first, last)
+
+
+def _timeline_table(
+    writer: _Writer, timeline: HourlyTimeline
+) -> tuple[Column, list[Column]] | None:
+    """Events per local hour; the cells of the hours and of each counter (None: no events)."""
+    writer.cells(f"Events per hour ({timeline.zone})", style="section")
+    if not timeline.hours:
+        writer.cells("No events yet")
+        return None
+    writer.cells("Hour", "Sent", "Opens", "Clicks", style="header")
+    first = writer.row
+    for hour in timeline.hours:
+        writer.cells(hour.label, hour.sent, hour.opens, hour.clicks)
+    last = writer.row - 1
+    if timeline.later is not None:
+        later = timeline.later
+        writer.cells(f"From {later.label} on", later.sent, later.opens, later.clicks)
+    name = writer.sheet.get_name()
+    return Column(name, 0, first, last), [Column(name, column, first, last) for column in (1, 2, 3)]
+
+
 def write_summary(summary: Summary, path: Path) -> None:
     """Write the workbook to `path` (blocking: run it in a thread from async code)."""
     workbook = xlsxwriter.Workbook(
@@ -338,18 +440,21 @@ def write_summary(summary: Summary, path: Path) -> None:
         }
         taken: set[str] = set()
 
-        sheet = workbook.add_worksheet(sheet_name("Summary", taken))
-        sheet.set_column(0, 0, 34)
-        sheet.set_column(1, 3, 14)
-        writer = _Writer(workbook, sheet, formats)
+        summary_sheet = workbook.add_worksheet(sheet_name("Summary", taken))
+        summary_sheet.set_column(0, 0, 34)
+        summary_sheet.set_column(1, 3, 14)
+        writer = _Writer(workbook, summary_sheet, formats)
         writer.cells(summary.campaign_name, style="section")
         writer.cells("Campaign", summary.external_id)
         writer.cells("Sent at", summary.sent_at)
         writer.cells("Generated at", datetime.now(UTC).replace(microsecond=0))
         writer.skip()
         _metric_table(writer, summary.total)
+        status = _status_table(writer, summary.total)
         for owner in summary.owners:
             _metric_table(writer, Section(f"Record owner: {owner.title}", owner.counters))
+        # Last, so that the owner sections stay next to the campaign's numbers.
+        timeline = _timeline_table(writer, summary.timeline)
 
         for owner in summary.owners[:MAX_OWNER_SHEETS]:
             sheet = workbook.add_worksheet(sheet_name(f"Owner {owner.title}", taken))
@@ -357,9 +462,9 @@ def write_summary(summary: Summary, path: Path) -> None:
             sheet.set_column(1, 3, 14)
             _metric_table(_Writer(workbook, sheet, formats), owner)
 
-        sheet = workbook.add_worksheet(sheet_name("Variants", taken))
-        sheet.set_column(0, 0, 24)
-        writer = _Writer(workbook, sheet, formats)
+        variants_sheet = workbook.add_worksheet(sheet_name("Variants", taken))
+        variants_sheet.set_column(0, 0, 24)
+        writer = _Writer(workbook, variants_sheet, formats)
         header: list[str] = ["Variant", "Control"]
         for label, _, percent in VARIANT_METRICS:
             header += [label] + ([f"{label} %"] if percent else [])
@@ -377,14 +482,14 @@ def write_summary(summary: Summary, path: Path) -> None:
                     column += 1
             writer.skip()
 
-        sheet = workbook.add_worksheet(sheet_name("Links", taken))
-        sheet.set_column(0, 0, 50)
-        writer = _Writer(workbook, sheet, formats)
+        links_sheet = workbook.add_worksheet(sheet_name("Links", taken))
+        links_sheet.set_column(0, 0, 50)
+        writer = _Writer(workbook, links_sheet, formats)
         writer.cells(
             "URL", "Label", "Position", "Variant", "Clicks", "Unique clickers",
             "Click rate", "Share of clicks", style="header",
         )  # fmt: skip
-        for link in summary.links:
+        for link in summary.links + summary.variant_links:
             writer.cell(0, link.url)
             writer.cell(1, link.label)
             writer.cell(2, link.position)
@@ -394,5 +499,28 @@ def write_summary(summary: Summary, path: Path) -> None:
             writer.cell(6, link.click_rate, "percent")
             writer.cell(7, link.share, "percent")
             writer.skip()
+
+        charts = [summary_charts.status_chart(workbook, *status)]
+        if timeline is not None:
+            hours, counters = timeline
+            charts.append(
+                summary_charts.timeline_chart(workbook, hours, counters, summary.timeline.zone)
+            )
+        if summary.links:
+            # The "All" rows: the first block of the Links sheet, under its header.
+            name, count = links_sheet.get_name(), len(summary.links)
+            charts.append(
+                summary_charts.links_chart(
+                    workbook, Column(name, 0, 1, count), Column(name, 4, 1, count)
+                )
+            )
+        if summary.variants:
+            name, count = variants_sheet.get_name(), len(summary.variants)
+            rates = [
+                ("Open rate", Column(name, header.index("Opened %"), 1, count)),
+                ("Click rate", Column(name, header.index("Clicked %"), 1, count)),
+            ]
+            charts.append(summary_charts.variants_chart(workbook, Column(name, 0, 1, count), rates))
+        summary_charts.place(summary_sheet, charts)
     finally:
         workbook.close()
