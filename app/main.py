@@ -18,6 +18,7 @@ from app.routes.events import events_endpoint
 from app.routes.exports import export_routes
 from app.routes.graphiql import STATIC_FOLDER, StaticAssets
 from app.routes.graphql import GraphQLApp, RequireKey
+from app.routes.message_views import message_view_routes
 from app.routes.telemetry import CountRequests, metrics_endpoint
 from app.routes.tracking import tracking_routes
 from app.routes.webhooks import webhooks_endpoint
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Route("/events", events_endpoint(database, settings, telemetry), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             *export_routes(database),
+            *message_view_routes(database),
             Route(
                 "/webhooks/{provider}/{organization}",
                 webhooks_endpoint(database, settings, sns, telemetry),

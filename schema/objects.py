@@ -23,6 +23,7 @@ from resolvers import (
     timeline,
 )
 from resolvers import automated_activity as automated
+from resolvers import click_map as click_maps
 from resolvers import merge_fields as merge_field_reads
 from resolvers.context import Info
 from resolvers.records import CampaignRecord, RecipientRecord
@@ -165,6 +166,15 @@ class Variant(Node):
         # The counters read with the links are the whole campaign's; a variant's link counts its own.
         found = await campaigns.campaign_links(info, self.campaign_pk)
         return [Link.from_row(row, variant_pk=self.pk) for row, _ in found]
+
+    @strawberry.field(
+        description="The message with each tracked link marked by its clicks, unique clickers and "
+        "share (sanitized: no scripts, no remote loads)."
+    )
+    async def click_map(self, info: Info, human_only: bool | None = True) -> str | None:
+        return await click_maps.variant_click_map(
+            info.context.fetch, self.campaign_pk, self.pk, self.html, human_only is not False
+        )
 
 
 def _stats(values: dict[str, Any]) -> Stats:

@@ -184,7 +184,8 @@ class _RemoteLoadRemover(HTMLParser):
 
 def _inert_image(attrs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
     source = dict(attrs).get("src") or ""
-    if source.lower().startswith(INLINE_IMAGE_PREFIXES):
+    # A placeholder already (sanitizing twice changes nothing) or an embedded raster image.
+    if source == IMAGE_PLACEHOLDER or source.lower().startswith(INLINE_IMAGE_PREFIXES):
         return attrs
     kept = [
         (name, value) for name, value in attrs if name not in ("src", ORIGINAL_SOURCE_ATTRIBUTE)

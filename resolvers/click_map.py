@@ -1,0 +1,110 @@
+"""A variant's click map: its links' counts read from the aggregates, drawn on its HTML.
+
+All clicks come from the link statistics (link_stats, as `Variant.links`). Human-only counts have
+no aggregate per link, so they are counted from the variant's recipients' non-deleted CLICKED
+responses not made by a bot: the definitions of `stats(humanOnly: true)` (docs/metrics.md).
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Executable, distinct, func, select
+
+from app.enums import ResponseType
+from app.ids import global_id
+from app.message_views.click_map import LinkCount, click_map
+from app.metrics import rate
+from app.models import CampaignStats, Link, LinkStats, Recipient, Response, Variant
+
+# A read on some connection: the GraphQL request's (`Context.fetch`) or a page's own.
+Fetch = Callable[[Executable], Awaitable[Sequence[Any]]]
+
+
+async def campaign_variant(fetch: Fetch, campaign_pk: int, variant_pk: int) -> Any:
+    """The variant row (id, html) when it belongs to the campaign, else None."""
+    rows = await fetch(
+        select(Variant.id, Variant.campaign_id, Variant.name, Variant.html).where(
+            Variant.id == variant_pk, Variant.campaign_id == campaign_pk
+        )
+    )
+    return rows[0] if rows else None
+
+
+async def variant_click_map(
+    fetch: Fetch, campaign_pk: int, variant_pk: int, html: str | None, human_only: bool
+) -> str | None:
+    """The variant's HTML marked with its links' counts (None when it has no HTML)."""
+    if not html:
+        return None
+    return click_map(html, await link_counts(fetch, campaign_pk, variant_pk, human_only))
+
+
+async def link_counts(
+    fetch: Fetch, campaign_pk: int, variant_pk: int, human_only: bool
+) -> list[LinkCount]:
+    """Each link of the campaign with its clicks, clickers and share within the variant."""
+    links = await fetch(
+        select(Link.id, Link.url, Link.position)
+        .where(Link.campaign_id == campaign_pk)
+        .order_by(Link.position.is_(None), Link.position, Link.id)
+    )
+    counts = await (_human_counts if human_only else _all_counts)(fetch, campaign_pk, variant_pk)
+    totals = (
+        await fetch(
+            select(
+                func.coalesce(func.sum(CampaignStats.clicks), 0).label("clicks"),
+                func.coalesce(func.sum(CampaignStats.bot_clicks), 0).label("bot_clicks"),
+            ).where(
+                CampaignStats.campaign_id == campaign_pk, CampaignStats.variant_id == variant_pk
+            )
+        )
+    )[0]
+    all_clicks = int(totals.clicks) - (int(totals.bot_clicks) if human_only else 0)
+    result = []
+    for link in links:
+        clicks, clicked = counts.get(link.id, (0, 0))
+        result.append(
+            LinkCount(
+                url=link.url,
+                position=link.position,
+                clicks=clicks,
+                clicked=clicked,
+                share=rate(clicks, all_clicks),
+                link_id=global_id("Link", link.id),
+            )
+        )
+    return result
+
+
+async def _all_counts(
+    fetch: Fetch, campaign_pk: int, variant_pk: int
+) -> dict[int, tuple[int, int]]:
+    rows = await fetch(
+        select(LinkStats.link_id, LinkStats.clicks, LinkStats.clicked)
+        .join(Link, Link.id == LinkStats.link_id)
+        .where(Link.campaign_id == campaign_pk, LinkStats.variant_id == variant_pk)
+    )
+    return {row.link_id: (int(row.clicks), int(row.clicked)) for row in rows}
+
+
+async def _human_counts(
+    fetch: Fetch, campaign_pk: int, variant_pk: int
+) -> dict[int, tuple[int, int]]:
+    rows = await fetch(
+        select(
+            Response.link_id,
+            func.count().label("clicks"),
+            func.count(distinct(Response.recipient_id)).label("clicked"),
+        )
+        .join(Recipient, Recipient.id == Response.recipient_id)
+        .where(
+            Response.campaign_id == campaign_pk,
+            Response.type == ResponseType.CLICKED.value,
+            Response.link_id.is_not(None),
+            Response.deleted_at.is_(None),
+            Response.bot.is_(False),
+            Recipient.variant_id == variant_pk,
+        )
+        .group_by(Response.link_id)
+    )
+    return {row.link_id: (int(row.clicks), int(row.clicked)) for row in rows}
