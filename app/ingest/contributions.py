@@ -122,7 +122,7 @@ def contribution(context: RecipientContext, history: Iterable[HistoryEntry]) -> 
     entries = list(history)
     campaign_id = context.campaign_id
     variant = context.variant_id or 0
-    result = _per_event_parts(context, entries)
+    result = per_event_parts(context, entries)
     result[(STATS, (campaign_id, variant, context.owner_id or 0))] = stats_counters(
         recipient_state(entries)
     )
@@ -151,16 +151,19 @@ def _entry_key(entry: HistoryEntry) -> tuple[object, ...]:
     )
 
 
-def _engagement_values(entry: HistoryEntry, domain: tuple[str, str]) -> list[tuple[str, str]]:
-    """The (dimension, value) pairs an open or click counts in: the email domain and each
-    dimension the event carries."""
-    values = [domain]
-    values += [
+def engagement_values(entry: HistoryEntry) -> list[tuple[str, str]]:
+    """The (dimension, value) pairs an open or click carries itself (not the email domain)."""
+    return [
         (dimension, value)
         for dimension, attribute in _ENTRY_DIMENSIONS
         if (value := getattr(entry, attribute))
     ]
-    return values
+
+
+def _engagement_values(entry: HistoryEntry, domain: tuple[str, str]) -> list[tuple[str, str]]:
+    """The (dimension, value) pairs an open or click counts in: the email domain and each
+    dimension the event carries."""
+    return [domain, *engagement_values(entry)]
 
 
 def _engaged_values(
@@ -222,7 +225,7 @@ def contribution_change(
         return result
     # The per-event parts of the added minus the removed entries.
     for entries, sign in ((added, 1), (removed, -1)):
-        for key, counters in _per_event_parts(context, entries).items():
+        for key, counters in per_event_parts(context, entries).items():
             target = result.setdefault(key, {})
             for field, amount in counters.items():
                 target[field] = target.get(field, 0) + sign * amount
@@ -250,7 +253,7 @@ def contribution_change(
     }
 
 
-def _per_event_parts(context: RecipientContext, entries: Iterable[HistoryEntry]) -> Contribution:
+def per_event_parts(context: RecipientContext, entries: Iterable[HistoryEntry]) -> Contribution:
     """The parts of a contribution that each event adds on its own: timeline counts, events per
     value, link clicks and clicks per link and contact."""
     result: Contribution = {}
