@@ -183,6 +183,9 @@ class Recipient(Base):
     message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # When the latest response happened: the recipient table's DATE order.
     latest_response_at: Mapped[datetime | None]
+    # The order-independent summary of its history (app/ingest/fold_state.py), so ingest folds
+    # only new events; NULL: folded from the history at the next change, then stored.
+    fold: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
