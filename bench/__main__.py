@@ -3,6 +3,7 @@
 python -m bench --recipients 1000000 --record BENCHMARKS.md       # SQLite (a fresh file)
 python -m bench --recipients 1000000 --postgres --record BENCHMARKS.md   # throwaway PostgreSQL
 python -m bench --database-url postgresql+asyncpg://user@host/db  # an existing database
+python -m bench --soak [--postgres] [--soak-events 200000]   # sustained ingest, memory sampled
 """
 
 import argparse
@@ -89,6 +90,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse", metavar="FILE", help="measure the data kept with --keep FILE (no generation)"
     )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="instead of the measures: a sustained ingest soak against one server (bench/soak.py)",
+    )
+    parser.add_argument(
+        "--soak-events",
+        type=int,
+        default=200_000,
+        help="distinct events the soak posts (default 200,000)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
         "--note",
@@ -136,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=not arguments.quiet,
         keep=f"{Path(arguments.keep).resolve()}.pickle" if arguments.keep else None,
         reuse=f"{Path(arguments.reuse).resolve()}.pickle" if arguments.reuse else None,
+        soak_events=arguments.soak_events if arguments.soak else None,
     )
     try:
         table, header = asyncio.run(run(options))

@@ -39,6 +39,8 @@ class Table:
         return next(row for row in self.rows if row.name == name)
 
     def markdown(self) -> str:
+        if all(row.floor_a is None and row.floor_b is None for row in self.rows):
+            return self.plain_markdown()
         lines = [
             "| measurement | app | floor (a) raw SQL + orjson | floor (b) graphql-core | "
             "app/(a) | app/(b) | SQL statements app (floor) | target | met |",
@@ -58,6 +60,14 @@ class Table:
             )
         return "\n".join(lines)
 
+    def plain_markdown(self) -> str:
+        """Measures without floors (the soak): value, target, met."""
+        lines = ["| measurement | value | target | met |", "|---|---|---|---|"]
+        for row in self.rows:
+            met = "" if row.met is None else ("yes" if row.met else "**no**")
+            lines.append(f"| {row.name} | {number(row.app, row.unit)} | {row.target} | {met} |")
+        return "\n".join(lines)
+
 
 def number(value: float | None, unit: str) -> str:
     if value is None:
@@ -66,6 +76,8 @@ def number(value: float | None, unit: str) -> str:
         return f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
     if unit == "/s":
         return f"{value:,.0f}/s"
+    if unit == "":
+        return f"{value:,.0f}"
     return f"{value:.2f}{unit}"
 
 

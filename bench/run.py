@@ -43,6 +43,8 @@ class Options:
     http_ingest_clients: int = 4
     http: bool = True
     reconcile_limit: int = 20_000
+    # `--soak`: this many events posted against a server instead of the measures (bench/soak.py).
+    soak_events: int | None = None
     progress: bool = True
     # A file describing a generated organization: written after generating, read to skip it.
     keep: str | None = None
@@ -238,10 +240,10 @@ async def measure_ingest(
     await plain.apply(floor_batches[0])
     floor_times = []
     floor_statements = 0
-    for batch in floor_batches[1:]:
+    for numbered in floor_batches[1:]:
         sent = raw.sent
         began = time.perf_counter()
-        await plain.apply(batch)
+        await plain.apply(numbered)
         floor_times.append(time.perf_counter() - began)
         floor_statements = max(floor_statements, raw.sent - sent)
     floor_rate = 1000 / statistics.median(floor_times)
@@ -357,12 +359,34 @@ async def run(options: Options) -> tuple[Table, list[str]]:
             f"{options.http_seconds:g} s per HTTP measure",
             f"load average at the start of the measures: {load_average()}",
         ]
+        if options.soak_events:
+            return await soak_run(options, database, organization, header[:2])
         gc.collect()
         gc.freeze()
         await measure_all(table, options, database, organization)
         return table, header
     finally:
         await database.dispose()
+
+
+async def soak_run(
+    options: Options, database: Database, organization: GeneratedOrganization, header: list[str]
+) -> tuple[Table, list[str]]:
+    """The soak (bench/soak.py), then the dashboard campaign reconciled when small enough."""
+    from bench.soak import soak
+
+    table, lines = await soak(
+        options.database_url, organization, options.soak_events or 0, lambda m: say(options, m)
+    )
+    header += lines
+    if organization.dashboard.recipients <= options.reconcile_limit:
+        say(options, "reconciling the dashboard campaign after the soak")
+        async with database.read() as connection:
+            drift = await reconcile(connection, organization.dashboard.id)
+        header.append(f"reconcile after the soak: {len(drift)} drifting aggregate rows")
+        if drift:
+            table.notes.append(f"drift after the soak: {drift[:5]}")
+    return table, header
 
 
 def save_organization(path: str, organization: GeneratedOrganization) -> None:
