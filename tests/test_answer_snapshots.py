@@ -289,7 +289,7 @@ async def test_bad_arguments(client, organization):
     assert body["errors"] == [
         {
             "message": "to must be later than from",
-            "locations": [{"line": 5, "column": 5}],
+            "locations": [{"line": 6, "column": 5}],  # the document's sixth line
             "path": ["campaign", "timeline"],
             "extensions": {"code": "BAD_USER_INPUT", "argument": "to"},
         }
