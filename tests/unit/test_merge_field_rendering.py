@@ -65,7 +65,7 @@ def test_an_unknown_field_renders_nothing_never_the_placeholder(template: str) -
 
 
 def test_values_are_html_escaped_where_they_land() -> None:
-    fields = lookup([("name", "Tom & Jerry <b>\"the best\"</b> it's")])
+    fields = lookup([("name", 'Tom & Jerry <b>"the best"</b> it\'s')])
     expected = "Tom &amp; Jerry &lt;b&gt;&quot;the best&quot;&lt;/b&gt; it&#x27;s"
     assert render("{{name}}", fields) == expected
     assert render("*|NAME|*", fields) == expected
