@@ -17,7 +17,7 @@ from app.pubsub import stop_broker
 from app.routes.events import events_endpoint
 from app.routes.exports import export_routes
 from app.routes.graphiql import STATIC_FOLDER, StaticAssets
-from app.routes.graphql import GraphQLApp, RequireKey
+from app.routes.graphql import GraphQLApp, GraphQLEdge, ResponseCacheCollector
 from app.routes.message_views import message_view_routes
 from app.routes.telemetry import CountRequests, metrics_endpoint
 from app.routes.tracking import tracking_routes
@@ -44,10 +44,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         await sns.close()
         await database.dispose()
 
-    graphql = RequireKey(GraphQLApp(database), database, settings.max_body_bytes)
+    graphql = GraphQLEdge(GraphQLApp(database), database, settings)
     sns = SnsClient()  # SNS signing certificates, fetched once and cached (tests add their own)
     # Per app, in its own registry: apps made in one process never share a metric.
     telemetry = Telemetry(database.engine, sources=["events", "tracking", *ADAPTERS])
+    telemetry.registry.register(ResponseCacheCollector(graphql.cache))
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

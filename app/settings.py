@@ -20,6 +20,12 @@ class Settings:
     geoip_database: str | None = None
     # Bearer token Prometheus sends to GET /metrics; /metrics answers 404 while unset.
     metrics_token: str | None = None
+    # The response cache's bound (bytes of answers kept per process); 0 turns it off.
+    response_cache_bytes: int = 64 * 1024 * 1024
+    # The most staleness a client may opt into (Cache-Control: max-stale=N, @cached(maxAge: N)).
+    max_stale_seconds: int = 60
+    # Automatic persisted queries: bytes of documents kept per process.
+    persisted_query_bytes: int = 4 * 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -32,4 +38,7 @@ class Settings:
             tracking_secret=os.environ.get("TRACKING_SECRET") or None,
             geoip_database=os.environ.get("GEOIP_DATABASE") or None,
             metrics_token=os.environ.get("METRICS_TOKEN") or None,
+            response_cache_bytes=int(os.environ.get("RESPONSE_CACHE_BYTES", 64 * 1024 * 1024)),
+            max_stale_seconds=int(os.environ.get("MAX_STALE_SECONDS", 60)),
+            persisted_query_bytes=int(os.environ.get("PERSISTED_QUERY_BYTES", 4 * 1024 * 1024)),
         )

@@ -26,15 +26,36 @@ class PermissionDenied(GraphQLError):
         super().__init__(message, extensions={"code": "FORBIDDEN"})
 
 
+async def read_connection(database: Database) -> AsyncConnection:
+    """A connection for a request's reads. On PostgreSQL it runs in autocommit: under READ
+    COMMITTED every statement takes its own snapshot inside a transaction or not, so BEGIN and
+    ROLLBACK would only add two round trips. On SQLite its first read begins one transaction,
+    which gives the request one snapshot."""
+    connection = await database.engine.connect()
+    if not database.sqlite:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
 class Context:
     """Made once per GraphQL operation (and per subscription event)."""
 
-    def __init__(self, database: Database, principal: Principal, request: Any = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        principal: Principal,
+        request: Any = None,
+        connection: AsyncConnection | None = None,
+    ) -> None:
         self.database = database
         self.principal = principal
         self.request = request
         self.request_id = uuid.uuid4().hex[:16]
-        self._connection: AsyncConnection | None = None
+        # The connection the key was read on, when the edge hands it over: reads then run on it
+        # (one snapshot on SQLite, no second connection or transaction).
+        self._connection: AsyncConnection | None = connection
+        # Set by a resolver whose answer depends on the current time: not cached, no ETag.
+        self.depends_on_time = False
         self._lock = asyncio.Lock()
         # Keyed by the loader's factory itself (or an explicit key for factories made per call).
         self._loaders: dict[Hashable, Any] = {}
@@ -58,9 +79,21 @@ class Context:
         """Run a read on the request's one connection (dataloaders share it, one at a time)."""
         async with self._lock:
             if self._connection is None:
-                self._connection = await self.database.engine.connect()
+                self._connection = await read_connection(self.database)
             result = await self._connection.execute(statement, parameters)
             return result.all()
+
+    def reads_current_time(self) -> None:
+        """Mark the answer as depending on the current time (a relative window, "now"): the
+        response cache neither keeps nor validates it."""
+        self.depends_on_time = True
+
+    async def connection(self) -> AsyncConnection:
+        """The request's read connection (for a statement that is not a `fetch`)."""
+        async with self._lock:
+            if self._connection is None:
+                self._connection = await read_connection(self.database)
+            return self._connection
 
     def loader(self, factory: Callable[["Context"], T], key: Hashable = None) -> T:
         """The request's loader made by `factory` (a dataloader, or any per-request object), made

@@ -5,6 +5,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
+from schema.directives import cached
 from schema.extensions import (
     CloseReadConnection,
     MaskUnexpectedErrors,
@@ -38,6 +39,7 @@ schema = Schema(
     mutation=Mutation,
     subscription=Subscription,
     types=[Campaign, Variant, Link, Contact, User, Project, Organization, Recipient, Response],
+    directives=[cached],
     extensions=[
         OperationTelemetry,  # first: it sees the operation whole, errors as clients get them
         QueryShapeLimits.with_limits(MAX_DEPTH, MAX_ALIASES),

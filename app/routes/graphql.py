@@ -1,11 +1,18 @@
 """POST/GET /graphql: API-key authentication in front of strawberry's ASGI app."""
 
-from collections.abc import Mapping
+import hashlib
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import urlencode
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import OperationType
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,19 +26,31 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app.auth import authenticate, bearer_token
+from app import versions
+from app.auth import Principal, authenticate, bearer_token
 from app.database import Database
+from app.persisted_queries import (
+    NOT_FOUND_CODE,
+    NOT_FOUND_MESSAGE,
+    PersistedQueries,
+    PersistedQueryError,
+    requested,
+)
+from app.response_cache import CachedAnswer, ResponseCache, with_age
 from app.routes.graphiql import ide_page
 from app.routes.graphql_http import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
     error_answer,
+    etag_matches,
+    max_stale,
     response_media_type,
     status_of,
 )
-from app.routes.http import principal_of, read_body
+from app.routes.graphql_scopes import DocumentPlan, plan
+from app.routes.http import read_body
 from app.settings import Settings
-from resolvers.context import Context
+from resolvers.context import Context, read_connection
 from schema.root import schema
 
 
@@ -175,6 +194,9 @@ class GraphQLApp(GraphQL):
         if request.scope["type"] == "websocket":
             # No principal until connection_init proves a key (on_ws_connect).
             return ConnectionContext(self.database, None, request)  # type: ignore[arg-type]
+        made: Context | None = request.scope.get(CONTEXT)
+        if made is not None:
+            return made  # the edge's, holding the connection the key was read on
         principal = request.scope.get("principal")
         if principal is None:
             # Only the IDE page passes RequireKey without a key: strawberry asks for a context
@@ -231,45 +253,363 @@ def replay(body: bytes, receive: Receive) -> Receive:
     return receive_again
 
 
-class RequireKey:
-    """401 unless the request carries a valid API key; the GraphiQL page itself needs none.
-    Bodies over `max_body_bytes` are refused (413) before strawberry reads them."""
+# Where the edge leaves the request's Context for GraphQLApp.get_context.
+CONTEXT = "campaign_graph.context"
+# Every cacheable answer: browsers and proxies keep it for this caller only and ask again
+# (If-None-Match) before each use, so no answer outlives a write unnoticed.
+CACHE_CONTROL = "private, no-cache"
+VARY = "Authorization, Accept"
+# Answers differ between releases of the schema: a new SDL changes every key and ETag.
+SCHEMA_FINGERPRINT = hashlib.sha256(schema.as_str().encode()).hexdigest()[:16]
 
-    def __init__(
-        self, app: ASGIApp, database: Database, max_body_bytes: int = Settings.max_body_bytes
-    ) -> None:
+
+def read_operation(request: Request, body: bytes) -> dict[str, Any] | None:
+    """The request's one operation ({"query", "variables", "operationName", "extensions"}) when
+    it is well formed; None for anything else (a batch, a malformed body or parameter), which
+    strawberry then answers with its own refusal."""
+    if request.method == "POST":
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if content_type != JSON:
+            return None
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+    elif request.method == "GET":
+        params = request.query_params
+        data = {name: params[name] for name in ("query", "operationName") if name in params}
+        for name in ("variables", "extensions"):
+            if params.get(name):
+                try:
+                    data[name] = orjson.loads(params[name])
+                except orjson.JSONDecodeError:
+                    return None
+    else:
+        return None
+    if not isinstance(data, dict):
+        return None
+    kinds = {"query": str, "operationName": str, "variables": dict, "extensions": dict}
+    for name, kind in kinds.items():
+        if data.get(name) is not None and not isinstance(data[name], kind):
+            return None
+    return data
+
+
+def answer_key(principal: Principal, data: dict[str, Any]) -> str:
+    """What an answer depends on besides the data: who asks (organization, role, and the
+    organization's time zone, the timelines' default), the document, its operation, its
+    variables (in key order), the schema's release."""
+    return hashlib.sha256(
+        orjson.dumps(
+            [
+                SCHEMA_FINGERPRINT,
+                principal.organization_id,
+                principal.role.value,
+                principal.timezone,
+                data["query"],
+                data.get("operationName"),
+                data.get("variables") or {},
+            ],
+            option=orjson.OPT_SORT_KEYS,
+        )
+    ).hexdigest()
+
+
+def etag_of(key: str, token: str) -> str:
+    """The ETag of the answer to `key` over these versions: known before executing anything."""
+    return 'W/"' + hashlib.sha256(f"{key}/{token}".encode()).hexdigest()[:32] + '"'
+
+
+def cache_headers(etag: str, media_type: str | None = None) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"etag", etag.encode()),
+        (b"cache-control", CACHE_CONTROL.encode()),
+        (b"vary", VARY.encode()),
+    ]
+    if media_type is not None:
+        headers.append((b"content-type", media_type.encode()))
+    return headers
+
+
+async def send_answer(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Captured:
+    """The answer strawberry sends, held back so that headers can be added once it is whole."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = [
+                (name, value)
+                for name, value in message.get("headers", [])
+                if name.lower() != b"content-length"
+            ]
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class GraphQLEdge:
+    """In front of GraphQLApp: the API key (401 without a valid one; the GraphiQL page needs
+    none), bounded bodies (413), automatic persisted queries, and for queries the response
+    cache, ETags and 304s.
+
+    The key is read on the connection the operation's reads then use (one transaction on
+    SQLite, autocommit on PostgreSQL): a dashboard costs the key, one version check and its
+    reads. A cached answer is served only after that check shows none of the versions it read
+    has moved (app/versions.py), unless the client accepts bounded staleness."""
+
+    def __init__(self, app: ASGIApp, database: Database, settings: Settings) -> None:
         self.app = app
         self.database = database
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = settings.max_body_bytes
+        self.max_stale_seconds = settings.max_stale_seconds
+        self.cache = ResponseCache(settings.response_cache_bytes)
+        self.persisted = PersistedQueries(settings.persisted_query_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        params = request.query_params
         wants_ide = (
             request.method == "GET"
-            and "query" not in parse_qs(scope.get("query_string", b"").decode())
+            and "query" not in params
+            and "extensions" not in params
             and "text/html" in request.headers.get("accept", "")
         )
         if wants_ide:
             await self.app(scope, receive, send)
             return
         accept = request.headers.get("accept")
-        principal = await principal_of(self.database, request)
-        if principal is None:
-            await graphql_error(
-                401, "a valid API key is required: Authorization: Bearer <key>", accept
-            )(scope, receive, send)
+        key = bearer_token(request.headers.get("authorization"))
+        if key is None:
+            await refuse(401, UNAUTHENTICATED, accept, scope, receive, send)
             return
         try:
             body = await read_body(request, self.max_body_bytes)
         except ClientDisconnect:
             return  # the client went away: nobody to answer
         if body is None:
-            await graphql_error(
-                413, f"the body is larger than {self.max_body_bytes} bytes", accept
-            )(scope, receive, send)
+            message = f"the body is larger than {self.max_body_bytes} bytes"
+            await refuse(413, message, accept, scope, receive, send)
             return
-        scope["principal"] = principal
-        await self.app(scope, replay(body, receive), send)
+        connection = await read_connection(self.database)
+        context: Context | None = None
+        try:
+            principal = await authenticate(connection, key)
+            if principal is None:
+                await refuse(401, UNAUTHENTICATED, accept, scope, receive, send)
+                return
+            data = read_operation(request, body)
+            found = None
+            if data is not None:
+                sent_query = data.get("query") is not None
+                if not await self.persisted_query(data, request, scope, send):
+                    return  # answered: an unknown hash, or a hash that is not the query's
+                if not sent_query and data.get("query") is not None and request.method == "POST":
+                    body = orjson.dumps(data)  # the persisted document, for strawberry
+                if data.get("query") is not None:
+                    found = plan(data["query"], data.get("operationName"))
+            reads: AsyncConnection | None = connection
+            if found is not None and found.operation is not OperationType.QUERY:
+                # A write's reads must see its own writes: not on the snapshot the key was
+                # read in (SQLite); the context opens a connection when it reads.
+                reads = None
+            context = Context(self.database, principal, request, reads)
+            scope[CONTEXT] = context
+            scope["principal"] = principal
+            receive = replay(body, receive)
+            if (
+                data is not None
+                and found is not None
+                and found.operation is OperationType.QUERY
+                and response_media_type(accept) is not None
+            ):
+                # Only what strawberry would execute: anything it refuses (406 above, a body
+                # that is not JSON) never reaches the cache.
+                await self.query(scope, receive, send, context, data, found)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            if context is not None:
+                await context.close()  # closes the connection when it was handed over
+            await connection.close()
+
+    async def persisted_query(
+        self, data: dict[str, Any], request: Request, scope: Scope, send: Send
+    ) -> bool:
+        """Resolve `extensions.persistedQuery` into data["query"] (registering a document sent
+        with its hash); False when the request was answered here instead."""
+        accept = request.headers.get("accept")
+        try:
+            persisted = requested(data.get("extensions"))
+            if persisted is None:
+                return True
+            document = data.get("query")
+            if document is None:
+                document = self.persisted.get(persisted.sha256)
+                if document is None:
+                    await persisted_query_not_found(accept, send)
+                    return False
+                data["query"] = document
+                if request.method == "GET":
+                    # strawberry reads GET parameters from the query string: give it the query.
+                    pairs = [*request.query_params.multi_items(), ("query", document)]
+                    scope["query_string"] = urlencode(pairs).encode()
+            else:
+                self.persisted.register(persisted, document)
+        except PersistedQueryError as exc:
+            await send_answer(
+                send,
+                400,
+                orjson.dumps(error_answer(str(exc), 400)),
+                [(b"content-type", (response_media_type(accept) or JSON).encode())],
+            )
+            return False
+        return True
+
+    def stale_allowed(
+        self, request: Request, found: DocumentPlan, variables: dict[str, Any]
+    ) -> int | None:
+        """The staleness (seconds) the client accepts: Cache-Control: max-stale=N, else the
+        operation's @cached(maxAge: N); capped by MAX_STALE_SECONDS. None: exact answers."""
+        header = max_stale(request.headers.get("cache-control"), self.max_stale_seconds)
+        if header is not None:
+            return header
+        directive = found.max_age_seconds(variables)
+        return None if directive is None else min(directive, self.max_stale_seconds)
+
+    async def query(  # noqa: PLR0917
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        context: Context,
+        data: dict[str, Any],
+        found: DocumentPlan,
+    ) -> None:
+        """A query: from the cache when its versions have not moved (or within the staleness
+        the client accepts), a 304 when the client holds the same answer, else executed."""
+        request = Request(scope)
+        media_type = response_media_type(request.headers.get("accept")) or JSON
+        variables = data.get("variables") or {}
+        principal = context.principal
+        key = answer_key(principal, data)
+        stale = self.stale_allowed(request, found, variables)
+        entry = self.cache.get(key) if self.cache.enabled else None
+        if entry is not None and stale is not None:
+            age = time.time() - entry.computed_at
+            if age <= stale:
+                self.cache.hits += 1
+                await self.send_cached(send, entry, media_type, age)
+                return
+        checked_at = time.time()
+        current = await versions.read(
+            await context.connection(), principal.organization_id, found.campaigns(variables)
+        )
+        etag = etag_of(key, current.token)
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            await send_answer(send, 304, b"", cache_headers(etag))
+            return
+        if entry is not None and entry.token == current.token:
+            self.cache.hits += 1
+            if stale is not None:
+                # Known exact as of this check: its age starts again from here.
+                entry = replace(entry, computed_at=checked_at)
+                self.cache.put(key, entry)
+                await self.send_cached(send, entry, media_type, 0)
+            else:
+                await send_answer(send, 200, entry.body, cache_headers(etag, media_type))
+            return
+        self.cache.misses += 1
+        captured = Captured()
+        await self.app(scope, receive, captured.send)
+        body = captured.body
+        headers = captured.headers
+        answer = orjson.loads(body) if captured.status == 200 else None
+        if isinstance(answer, dict) and "errors" not in answer and not context.depends_on_time:
+            extensions = answer.get("extensions")
+            entry = CachedAnswer(
+                body=body,
+                token=current.token,
+                etag=etag,
+                computed_at=checked_at,
+                extensions_last=(
+                    bool(extensions)
+                    and isinstance(extensions, dict)
+                    and list(answer)[-1] == "extensions"
+                ),
+            )
+            if self.cache.enabled:
+                self.cache.put(key, entry)
+            headers = [*headers, *cache_headers(etag)]
+            if stale is not None:
+                body = with_age(entry, 0)
+                headers.append((b"age", b"0"))
+        await send_answer(send, captured.status, body, headers)
+
+    async def send_cached(
+        self, send: Send, entry: CachedAnswer, media_type: str, age: float
+    ) -> None:
+        """An answer served within the staleness the client accepts: its age (whole seconds
+        since it was last known exact) in extensions.cache.age and the Age header."""
+        seconds = int(age)
+        headers = [*cache_headers(entry.etag, media_type), (b"age", str(seconds).encode())]
+        await send_answer(send, 200, with_age(entry, seconds), headers)
+
+
+UNAUTHENTICATED = "a valid API key is required: Authorization: Bearer <key>"
+
+
+async def refuse(
+    status: int, message: str, accept: str | None, scope: Scope, receive: Receive, send: Send
+) -> None:
+    await graphql_error(status, message, accept)(scope, receive, send)
+
+
+async def persisted_query_not_found(accept: str | None, send: Send) -> None:
+    """Apollo's answer to a hash it does not know: the client sends the document again."""
+    media_type = response_media_type(accept) or JSON
+    answer = {"errors": [{"message": NOT_FOUND_MESSAGE, "extensions": {"code": NOT_FOUND_CODE}}]}
+    # A request error: 400 with the spec's media type, 200 with application/json, like any.
+    status = status_of(answer, media_type)
+    await send_answer(send, status, orjson.dumps(answer), [(b"content-type", media_type.encode())])
+
+
+class ResponseCacheCollector(Collector):
+    """The response cache in /metrics: its bytes (bounded by RESPONSE_CACHE_BYTES), entries,
+    hits and misses."""
+
+    def __init__(self, cache: ResponseCache) -> None:
+        self.cache = cache
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        prefix = "campaign_graph_response_cache"
+        yield GaugeMetricFamily(f"{prefix}_bytes", "Bytes of answers held", self.cache.bytes)
+        yield GaugeMetricFamily(f"{prefix}_entries", "Answers held", len(self.cache))
+        yield CounterMetricFamily(f"{prefix}_hits", "Answers served from it", self.cache.hits)
+        yield CounterMetricFamily(f"{prefix}_misses", "Queries executed", self.cache.misses)

@@ -83,3 +83,33 @@ def error_answer(message: str, status: int) -> dict[str, Any]:
     if status in CODES:
         error["extensions"] = {"code": CODES[status]}
     return {"errors": [error]}
+
+
+def max_stale(cache_control: str | None, cap: int) -> int | None:
+    """The staleness a request's `Cache-Control: max-stale[=N]` accepts, in seconds, capped by
+    `cap`; None without the directive (or with a malformed N: exact answers then)."""
+    if not cache_control:
+        return None
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.strip().lower() != "max-stale":
+            continue
+        value = value.strip().strip('"')
+        if not value:
+            return cap  # max-stale without a value: any staleness, so the server's cap
+        if not value.isdigit():
+            return None
+        return min(int(value), cap)
+    return None
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (weak comparison, as RFC 9110 asks)."""
+    if not if_none_match:
+        return False
+    wanted = etag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == wanted:
+            return True
+    return False
