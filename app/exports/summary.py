@@ -403,7 +403,12 @@ def _status_table(writer: _Writer, section: Section) -> tuple[Column, Column]:
     last = writer.row - 1
     writer.skip()
     name = writer.sheet.get_name()
-    return Column(name, 0, first, last), Column(name, 1, first, last)
+    labels = [label for label, _ in STATUS_ROWS]
+    counts = [stages[stage] for _, stage in STATUS_ROWS]
+    return (
+        Column(name, 0, first, last, labels, "Status"),
+        Column(name, 1, first, last, counts, "Count"),
+    )
 
 
 def _timeline_table(
@@ -414,16 +419,23 @@ def _timeline_table(
     if not timeline.hours:
         writer.cells("No events yet")
         return None
-    writer.cells("Hour", "Sent", "Opens", "Clicks", style="header")
+    titles = ("Sent", "Opens", "Clicks")
+    writer.cells("Hour", *titles, style="header")
     first = writer.row
-    for hour in timeline.hours:
-        writer.cells(hour.label, hour.sent, hour.opens, hour.clicks)
+    rows = [(hour.label, hour.sent, hour.opens, hour.clicks) for hour in timeline.hours]
+    for row in rows:
+        writer.cells(*row)
     last = writer.row - 1
     if timeline.later is not None:
         later = timeline.later
         writer.cells(f"From {later.label} on", later.sent, later.opens, later.clicks)
     name = writer.sheet.get_name()
-    return Column(name, 0, first, last), [Column(name, column, first, last) for column in (1, 2, 3)]
+    hours = Column(name, 0, first, last, [row[0] for row in rows], "Hour")
+    counters = [
+        Column(name, column, first, last, [row[column] for row in rows], title)
+        for column, title in enumerate(titles, start=1)
+    ]
+    return hours, counters
 
 
 def write_summary(summary: Summary, path: Path) -> None:
@@ -509,18 +521,29 @@ def write_summary(summary: Summary, path: Path) -> None:
         if summary.links:
             # The "All" rows: the first block of the Links sheet, under its header.
             name, count = links_sheet.get_name(), len(summary.links)
-            charts.append(
-                summary_charts.links_chart(
-                    workbook, Column(name, 0, 1, count), Column(name, 4, 1, count)
-                )
-            )
+            urls = Column(name, 0, 1, count, [link.url for link in summary.links], "URL")
+            clicks = Column(name, 4, 1, count, [link.clicks for link in summary.links], "Clicks")
+            charts.append(summary_charts.links_chart(workbook, urls, clicks))
         if summary.variants:
             name, count = variants_sheet.get_name(), len(summary.variants)
+            percents = {label: percent for label, _, percent in VARIANT_METRICS if percent}
+            sections = [section for section, _ in summary.variants]
+            names = Column(name, 0, 1, count, [section.title for section in sections], "Variant")
             rates = [
-                ("Open rate", Column(name, header.index("Opened %"), 1, count)),
-                ("Click rate", Column(name, header.index("Clicked %"), 1, count)),
+                (
+                    f"{rate_name} ({label.lower()} / sent)",
+                    Column(
+                        name,
+                        header.index(f"{label} %"),
+                        1,
+                        count,
+                        [percents[label](section.stats) for section in sections],
+                        f"{label} %",
+                    ),
+                )
+                for rate_name, label in (("Open rate", "Opened"), ("Click rate", "Clicked"))
             ]
-            charts.append(summary_charts.variants_chart(workbook, Column(name, 0, 1, count), rates))
+            charts.append(summary_charts.variants_chart(workbook, names, rates))
         summary_charts.place(summary_sheet, charts)
     finally:
         workbook.close()
