@@ -74,4 +74,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.sns = sns
     app.state.telemetry = telemetry
+    app.state.graphql = graphql  # its response cache, for tests and the bench
     return app
