@@ -18,10 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import versions
 from app.database import in_chunks
 from app.enums import BounceType, ResponseSource, ResponseType, SkipReason
-from app.ingest.aggregate_writer import dialect_insert
-from app.ingest.automation import RULE_VERSION, ClassificationReason, flag_scanner_clicks
+from app.ingest.aggregate_writer import add_deltas, dialect_insert
+from app.ingest.automation import RULE_VERSION, ClassificationReason
+from app.ingest.contributions import (
+    Contribution,
+    RecipientContext,
+    contribution_change,
+    total,
+)
 from app.ingest.enrich import enrich
 from app.ingest.events import CanonicalEvent
+from app.ingest.fold_state import FoldState, fold, fold_change, recipient_state_of
+from app.ingest.history import HistoryEntry
 from app.ingest.matching import (
     ContactRow,
     campaign_ids,
@@ -32,12 +40,13 @@ from app.ingest.matching import (
     resolve_contacts,
 )
 from app.ingest.merge_fields import store_sent_merge_fields
+from app.ingest.recipient_state import RecipientState
 from app.ingest.refold import (
     HISTORY_COLUMNS,
     history_entry,
     load_histories,
-    lock_recipients,
-    refold_recipients,
+    lock_folds,
+    store_recipients,
 )
 from app.ingest.unmatched import keep_unmatched
 from app.models import Contact, Link, Response, Variant
@@ -147,13 +156,15 @@ async def apply_events(
         wanted[(campaign_id, contact.id)] = (previous[0] or variant_id, contact.owner_id)
     recipients, _ = await ensure_recipients(connection, wanted, now)
 
-    contexts = await lock_recipients(connection, recipients.values())
-    histories = await load_histories(connection, contexts)
+    locked = await lock_folds(connection, recipients.values())
 
     rows = []
+    moves: dict[int, int] = {}  # recipient first seen without a variant -> the variant named
     for event in matched:
         campaign_id, contact, variant_id = keys_of(event)
         recipient_id = recipients[(campaign_id, contact.id)]
+        if variant_id is not None and locked[recipient_id][0].variant_id is None:
+            moves.setdefault(recipient_id, variant_id)
         rows.append(
             response_row(
                 organization_id,
@@ -181,22 +192,44 @@ async def apply_events(
     result.duplicates += len(rows) - len(inserted_rows)
     result.accepted = len(inserted_rows)
 
-    before = {rid: (contexts[rid], list(histories.get(rid, []))) for rid in contexts}
-    after = {rid: (context, list(history)) for rid, (context, history) in before.items()}
-    event_variant = {row["event_key"]: row["variant_id"] for row in rows}
+    added: dict[int, list[HistoryEntry]] = {}
     for row in inserted_rows:
-        context, history = after[row.recipient_id]
-        if context.variant_id is None and event_variant[row.event_key] is not None:
-            # A recipient first seen without a variant moves to the variant its events name.
-            context = dataclasses.replace(context, variant_id=event_variant[row.event_key])
-        history.append(history_entry(row))
-        after[row.recipient_id] = (context, history)
+        added.setdefault(row.recipient_id, []).append(history_entry(row))
         result.response_ids[row.event_key] = row.id
-    changed = {rid for rid in after if len(after[rid][1]) != len(before[rid][1])}
-    # Several links clicked within seconds of delivery are a scanner's (app/ingest/automation.py).
-    # The rule needs the whole history, so it runs here; it only ever adds flags, so any order of
-    # arrival ends the same.
-    for chunk in in_chunks(sorted(flag_scanner_clicks(after, changed))):
+    changed = set(added)
+    # Only the events inserted now are folded into each stored summary. A recipient without one,
+    # or moving to a variant (its every event moves), is folded again from its whole history.
+    refolded = {rid for rid in changed if locked[rid][1] is None or rid in moves}
+    histories = await load_histories(connection, refolded) if refolded else {}
+    marked: set[int] = set()
+    folded: dict[int, tuple[RecipientContext, FoldState, RecipientState]] = {}
+    deltas: list[Contribution] = []
+    for rid in sorted(changed):
+        context, stored = locked[rid]
+        new_ids = {entry.id for entry in added[rid]}
+        old_history = [e for e in histories.get(rid, []) if e.id not in new_ids]
+        old = stored if stored is not None else fold(old_history)
+        new = fold(added[rid], old)
+        # Several links clicked within seconds of delivery are a scanner's
+        # (app/ingest/automation.py); the rule only ever adds flags, so any order of arrival ends
+        # the same.
+        flagged = new.flag_scanner_clicks()
+        marked |= flagged
+        state = recipient_state_of(new)
+        if rid in moves or stored is None:
+            new_context = dataclasses.replace(
+                context, variant_id=moves.get(rid, context.variant_id)
+            )
+            history = [
+                dataclasses.replace(e, bot=True) if e.id in flagged else e
+                for e in old_history + added[rid]
+            ]
+            deltas.append(contribution_change(context, old_history, new_context, history, state))
+            folded[rid] = (new_context, new, state)
+        else:
+            deltas.append(fold_change(context, old, new, added[rid], new_state=state))
+            folded[rid] = (context, new, state)
+    for chunk in in_chunks(sorted(marked)):
         await connection.execute(
             update(Response)
             .where(Response.id.in_(chunk))
@@ -206,14 +239,10 @@ async def apply_events(
                 rule_version=RULE_VERSION,
             )
         )
-    await refold_recipients(
-        connection,
-        {rid: before[rid] for rid in changed},
-        {rid: after[rid] for rid in changed},
-        now,
-    )
+    await store_recipients(connection, folded, now)
+    await add_deltas(connection, total(deltas), now)
     await suppress_contacts(connection, matched, contacts, now)
-    result.campaign_ids = {contexts[rid].campaign_id for rid in changed}
+    result.campaign_ids = {locked[rid][0].campaign_id for rid in changed}
     await versions.bump(connection, organization_id, result.campaign_ids, now)  # issue 14
     result.recipient_ids = changed
     return result

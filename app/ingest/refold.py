@@ -1,7 +1,8 @@
 """A recipient's state folded again from its history, and the aggregate deltas of the change.
 
-Recipients are locked (PostgreSQL: SELECT ... FOR UPDATE) before their history is read, so
-concurrent batches never lose an update.
+Recipients are locked (PostgreSQL: SELECT ... FOR UPDATE) before their history or stored summary
+is read, so concurrent batches never lose an update. Each write stores the recipient's summary
+(app/ingest/fold_state.py) beside its state, so the next batch folds only its own events.
 """
 
 from collections import defaultdict
@@ -16,6 +17,7 @@ from app.database import in_chunks
 from app.enums import ResponseType
 from app.ingest.aggregate_writer import add_deltas
 from app.ingest.contributions import Contribution, RecipientContext, contribution_change, total
+from app.ingest.fold_state import FoldState, dumps, fold, loads
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import RecipientState, recipient_state
 from app.models import Contact, Recipient, Response
@@ -101,10 +103,20 @@ async def lock_recipients(
     connection: AsyncConnection, recipient_ids: Iterable[int]
 ) -> dict[int, RecipientContext]:
     """Each recipient's context, with the recipients locked until commit on PostgreSQL."""
-    contexts: dict[int, RecipientContext] = {}
+    return {
+        rid: context for rid, (context, _) in (await lock_folds(connection, recipient_ids)).items()
+    }
+
+
+async def lock_folds(
+    connection: AsyncConnection, recipient_ids: Iterable[int]
+) -> dict[int, tuple[RecipientContext, FoldState | None]]:
+    """Each recipient's context and stored summary (None: fold its history), locked until commit
+    on PostgreSQL, in id order so that concurrent writers wait rather than deadlock."""
+    found: dict[int, tuple[RecipientContext, FoldState | None]] = {}
     for chunk in in_chunks(sorted(set(recipient_ids))):
         statement = (
-            select(*RECIPIENT_CONTEXT_COLUMNS)
+            select(*RECIPIENT_CONTEXT_COLUMNS, Recipient.fold)
             .join(Contact, Contact.id == Recipient.contact_id)
             .where(Recipient.id.in_(chunk))
             .order_by(Recipient.id)
@@ -112,14 +124,9 @@ async def lock_recipients(
         if connection.dialect.name == "postgresql":
             statement = statement.with_for_update(of=Recipient.__table__)
         for row in await connection.execute(statement):
-            contexts[row.id] = RecipientContext(
-                campaign_id=row.campaign_id,
-                variant_id=row.variant_id,
-                owner_id=row.owner_id,
-                contact_id=row.contact_id,
-                email=row.email,
-            )
-    return contexts
+            context = RecipientContext(row[1], row[3], row[4], row[2], row[5])
+            found[row[0]] = (context, loads(row[6]))
+    return found
 
 
 def state_columns(state: RecipientState) -> dict[str, Any]:
@@ -150,23 +157,41 @@ async def refold_recipients(
     after: dict[int, tuple[RecipientContext, list[HistoryEntry]]],
     now: datetime,
 ) -> None:
-    """Store each changed recipient's new state and add the change in its contribution."""
+    """Store each changed recipient's new state and summary, folded from its whole history, and
+    add the change in its contribution (deletions, reclassification, moves to a variant)."""
     deltas: list[Contribution] = []
-    rows = []
+    folded: dict[int, tuple[RecipientContext, FoldState, RecipientState]] = {}
     for recipient_id, (context, history) in after.items():
         old_context, old_history = before[recipient_id]
         state = recipient_state(history)
         deltas.append(contribution_change(old_context, old_history, context, history, state=state))
-        rows.append(
-            {"recipient_key": recipient_id, "variant_id": context.variant_id, "updated_at": now}
-            | state_columns(state)
-        )
-    if rows:
-        columns = [name for name in rows[0] if name != "recipient_key"]
-        await connection.execute(
-            update(Recipient)
-            .where(Recipient.id == bindparam("recipient_key"))
-            .values({name: bindparam(name) for name in columns}),
-            rows,
-        )
+        folded[recipient_id] = (context, fold(history), state)
+    await store_recipients(connection, folded, now)
     await add_deltas(connection, total(deltas), now)
+
+
+async def store_recipients(
+    connection: AsyncConnection,
+    folded: dict[int, tuple[RecipientContext, FoldState, RecipientState]],
+    now: datetime,
+) -> None:
+    """Write each recipient's folded columns, summary and variant: one statement for all."""
+    if not folded:
+        return
+    rows = [
+        {
+            "recipient_key": recipient_id,
+            "variant_id": context.variant_id,
+            "updated_at": now,
+            "fold": dumps(summary),
+        }
+        | state_columns(state)
+        for recipient_id, (context, summary, state) in sorted(folded.items())
+    ]
+    columns = [name for name in rows[0] if name != "recipient_key"]
+    await connection.execute(
+        update(Recipient)
+        .where(Recipient.id == bindparam("recipient_key"))
+        .values({name: bindparam(name) for name in columns}),
+        rows,
+    )

@@ -23,11 +23,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ADD/DROP COLUMN (SQLite 3.35+ has both): a batch copy of recipients would drop a table
+# that responses reference.
 def upgrade() -> None:
-    with op.batch_alter_table("recipients") as table:
-        table.add_column(sa.Column("fold", sa.Text(), nullable=True))
+    op.add_column("recipients", sa.Column("fold", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("recipients") as table:
-        table.drop_column("fold")
+    op.drop_column("recipients", "fold")
