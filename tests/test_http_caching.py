@@ -3,6 +3,7 @@ the key and one version check (nothing executed), Cache-Control: private, no-cac
 opt-in staleness (Cache-Control: max-stale=N or @cached(maxAge: N)) with its Age."""
 
 import httpx
+import orjson
 import pytest
 
 from app.enums import Role
@@ -63,7 +64,7 @@ async def test_the_etag_is_the_same_for_another_instance_and_a_get(client, datab
     campaign_id = await campaign_with_events(client, organization)
     posted = await dashboard(client, organization, campaign_id)
     app.state.graphql.cache.clear()
-    variables = '{"id": "%s", "zone": null}' % campaign_id
+    variables = orjson.dumps({"id": campaign_id, "zone": None}).decode()
     revalidated = await client.get(
         "/graphql",
         params={"query": DASHBOARD, "variables": variables},
