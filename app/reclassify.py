@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import versions
 from app.database import Database, in_chunks
 from app.enums import ResponseType
 from app.ingest.automation import (
@@ -227,6 +228,9 @@ async def _batch(
             )
     await refold_recipients(connection, before_histories, after_histories, datetime.now(UTC))
     report.campaign_ids |= {contexts[rid].campaign_id for rid in refold}
+    recipient_of = {row.observed.id: rid for rid in recipient_ids for row in stored[rid]}
+    restamped = {contexts[recipient_of[change["response_key"]]].campaign_id for change in changes}
+    await versions.bump_campaigns(connection, restamped)  # issue 14
 
 
 def _with_flag(entry: HistoryEntry, flag: bool | None) -> HistoryEntry:

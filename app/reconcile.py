@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import versions
 from app.ingest.aggregate_writer import AGGREGATE_TABLES, add_deltas
 from app.ingest.contributions import (
     AggregateKey,
@@ -138,7 +139,9 @@ async def reconcile(
     """Every difference between stored and recomputed aggregates and recipient states; with
     repair, fix them (inside the caller's write transaction)."""
     drifts: list[Drift] = []
+    repaired: set[int] = set()  # campaigns whose rows the repair changed
     for cid in await _campaign_ids(connection, campaign_id):
+        found = len(drifts)
         contexts, histories = await campaign_histories(connection, cid)
         expected = total(contribution(contexts[rid], history) for rid, history in histories.items())
         stored = await stored_aggregates(connection, cid)
@@ -151,4 +154,7 @@ async def reconcile(
             await add_deltas(connection, delta, datetime.now(UTC))
         if histories:
             drifts += await _recipient_drift(connection, cid, histories, repair)
+        if repair and len(drifts) > found:
+            repaired.add(cid)
+    await versions.bump_campaigns(connection, repaired)  # issue 14
     return drifts

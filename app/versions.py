@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database import in_chunks
-from app.models import Campaign, DataVersion
+from app.models import Campaign, DataVersion, Recipient
 
 ORGANIZATION = 0  # the scope of the organization as a whole
 # An answer that read more campaigns than this is keyed by the organization's version alone: the
@@ -134,6 +134,21 @@ async def bump_campaigns(
             by_organization.setdefault(int(organization_id), []).append(int(campaign_id))
     for organization_id in sorted(by_organization):
         await bump(connection, organization_id, by_organization[organization_id], now)
+
+
+async def campaigns_of_contacts(
+    connection: AsyncConnection, contact_ids: Iterable[int]
+) -> set[int]:
+    """The campaigns these contacts are recipients of: renaming a contact re-sorts (and shows
+    anew) the recipient lists of each of them."""
+    campaigns: set[int] = set()
+    for chunk in in_chunks(sorted({int(pk) for pk in contact_ids})):
+        if chunk:
+            rows = await connection.execute(
+                select(Recipient.campaign_id).where(Recipient.contact_id.in_(chunk)).distinct()
+            )
+            campaigns.update(int(pk) for pk in rows.scalars())
+    return campaigns
 
 
 _READ = select(_table.c.scope, _table.c.version, _table.c.changed_at).where(

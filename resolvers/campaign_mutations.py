@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import instants
+from app import instants, versions
 from app.enums import CampaignStatus, Channel, ResponseType, Role
 from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import apply_events
@@ -245,6 +245,7 @@ async def upsert_campaign(info: Info, input: UpsertCampaignSpec) -> UpsertCampai
         await _upsert_variants(connection, campaign_id, input)
         await _upsert_links(connection, campaign_id, input)
         applied = await apply_unmatched(connection, organization_id, [input.external_id.strip()])
+        await versions.bump(connection, organization_id, [campaign_id])  # issue 14
     # The cost (and so cost per click...) may have changed even when no event was applied.
     await publish_campaigns_changed(info.context.database, {campaign_id, *applied.campaign_ids})
     await fresh_reads(info)
@@ -454,6 +455,10 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
         if suppressed:
             await apply_events(connection, organization_id, suppressed, now=now)
         applied = await apply_unmatched(connection, organization_id, [campaign.external_id or ""])
+        # Issue 14: this campaign, and every campaign a renamed contact is a recipient of.
+        renamed = [row.id for row in found if contacts[row.email]["name"]]
+        touched = await versions.campaigns_of_contacts(connection, renamed)
+        await versions.bump(connection, organization_id, {campaign.id, *touched})
     if new_ids or applied.campaign_ids:
         await publish_campaigns_changed(info.context.database, {campaign.id, *applied.campaign_ids})
     await fresh_reads(info)

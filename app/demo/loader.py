@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import versions
 from app.auth import create_key
 from app.database import Database, in_chunks
 from app.demo.generator import (
@@ -231,6 +232,7 @@ async def load_demo(
                 connection, organization_name, today
             )
             await store_contacts(connection, organization_id, contacts, owner_ids)
+            await versions.bump(connection, organization_id, ())  # issue 14
         # Each event's first sight of a contact in a campaign makes it a recipient, with the
         # contact's owner and the event's variant, as for any sender.
         for batch in events:

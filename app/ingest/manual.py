@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import versions
 from app.enums import BounceCategory, BounceType, ResponseSource, ResponseType, SkipReason
 from app.ingest.apply import SUPPRESSING, apply_events, suppression_reason
 from app.ingest.events import CanonicalEvent
@@ -336,6 +337,7 @@ async def delete_responses(
         connection, {recipient_id: (context, history)}, {recipient_id: (context, [])}, now
     )
     await refresh_suppression(connection, organization_id, context.contact_id)
+    await versions.bump(connection, organization_id, [campaign[0]], now)  # issue 14
     return Deleted(recipient_id, result.rowcount, campaign[0])
 
 

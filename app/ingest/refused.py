@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import versions
 from app.database import in_chunks
 from app.ingest.apply import IngestResult
 from app.ingest.providers.adapter import REFUSED_PREFIX, PayloadError, ProviderEvent
@@ -131,6 +132,9 @@ async def replay_refused(
                 for key, reason in sorted(done.still_refused.items())
             ],
         )
+    new_reasons = any(done.still_refused.get(row.id, row.reason) != row.reason for row in rows)
+    if done.replayed or new_reasons:
+        await versions.bump(connection, organization_id, (), now)  # refusedEvents (issue 14)
     if events:
         done.result = await ingest_provider_events(connection, organization_id, events, now)
     return done

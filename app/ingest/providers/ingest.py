@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import versions
 from app.enums import ResponseSource
 from app.ingest.aggregate_writer import dialect_insert
 from app.ingest.apply import IngestResult, apply_events
@@ -249,6 +250,8 @@ async def ingest_provider_events(
             },
         )
     fresh = await keep_raw(connection, organization_id, kept, now)
+    if fresh:  # kept aside: Query.refusedEvents changed (issue 14)
+        await versions.bump(connection, organization_id, (), now)
     result.unmatched += fresh
     result.duplicates += len(kept) - fresh
     await record_and_apply_pending(
