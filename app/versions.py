@@ -3,8 +3,10 @@ transaction, so that a cached answer can be checked against them in one cheap st
 
 What a scope means (table data_versions, one row per organization and scope):
 - scope = a campaign id: the campaign's version moves whenever a committed write changed anything
-  read under that campaign: its own fields, variants, links, recipients (and their merge fields),
-  responses and every pre-aggregated statistic of it (stats, timeline, engagement, link clicks).
+  read under that campaign: its own fields, variants, links, recipients (their own fields, merge
+  fields, order and filters), responses and every pre-aggregated statistic of it (stats,
+  timeline, engagement, link clicks). A Contact object is not under a campaign, even when reached
+  through a recipient: it is organization-wide (its fields and history span campaigns).
 - scope = 0 (ORGANIZATION): the organization's version moves with EVERY committed write in the
   organization, whatever it changed: any campaign's version above, and also what belongs to no
   single campaign (a new campaign, contacts, owners, the response history across campaigns).
@@ -17,10 +19,12 @@ moves back, even when the writers' clocks disagree.
 
 Who bumps: every write path calls `bump` inside its write transaction with the campaigns it
 changed: ingest (app/ingest/apply.py: webhooks, POST /events, tracking, the CLI's ingest and
-demo, refused-event replays, kept events applied later), the manual mutations (recordResponse,
-updateResponseStatus, deleteResponses), upsertCampaign and addRecipients (links, variants,
-recipients, contacts), `reconcile --repair` and `reclassify` (through `bump_campaigns`). A write
-that changed nothing (a replayed event, a refused input) does not bump.
+demo, refused-event replays, kept events applied later; events kept aside move the
+organization), the manual mutations (recordResponse, updateResponseStatus, deleteResponses),
+upsertCampaign (campaign, variants, links) and addRecipients (recipients, contacts, merge fields;
+a renamed contact also moves every campaign it is a recipient of, whose lists it re-sorts),
+`reconcile --repair` and `reclassify` (through `bump_campaigns`). A write that changed nothing
+(a replayed event, a refused input) does not bump.
 """
 
 from collections.abc import Iterable, Mapping
