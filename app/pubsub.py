@@ -1,6 +1,9 @@
 """ "Campaign changed" notices, from the writes that change statistics to live subscribers.
 
-One process (SQLite): an in-memory broker wakes the subscribers of the campaign. Several app
+SQLite: an in-memory broker wakes this process's subscribers of the campaign at once; other
+processes writing the same file (`serve --workers N`, the CLI's ingest) are heard through the data
+versions (app/versions.py): while anyone subscribes, one poller per process reads the versions of
+the subscribed campaigns at most once a second and wakes those whose version moved. Several app
 instances (PostgreSQL): the notice goes out with NOTIFY after the write has committed, and every
 instance LISTENs on one dedicated connection, so a subscriber on any instance hears about events
 ingested by any other. A notice says only "look again": subscribers read the newest numbers
@@ -18,6 +21,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
+from app import versions
 from app.database import Database
 
 logger = logging.getLogger("campaign_graph.pubsub")
@@ -26,6 +30,9 @@ CHANNEL = "campaign_changed"
 # PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more.
 MAX_PAYLOAD = 7000
 RECONNECT_DELAYS = (0.5, 1, 2, 5, 10)
+# SQLite: how often the poller reads the subscribed campaigns' versions (writes by other
+# processes reach subscribers within this, plus the subscription's own one-second pace).
+POLL_SECONDS = 1.0
 
 
 class LocalBroker:
@@ -73,6 +80,45 @@ class LocalBroker:
 
     async def stop(self) -> None:
         """Nothing to release in one process."""
+
+
+class PollingBroker(LocalBroker):
+    """SQLite: this process's writes wake subscribers at once; other processes' writes are found
+    by a poller of the data versions, running only while this process has subscribers."""
+
+    def __init__(self, database: Database, interval: float = POLL_SECONDS) -> None:
+        super().__init__()
+        # The engine, not the Database: the registry below must not keep its key alive.
+        self.engine = database.engine
+        self.interval = interval
+        self._seen: dict[int, int] = {}  # campaign id -> version number at the last poll
+        self._task: asyncio.Task[None] | None = None
+
+    async def _before_listening(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def _poll(self) -> None:
+        while self._listeners:
+            await asyncio.sleep(self.interval)
+            watched = list(self._listeners)
+            if not watched:
+                break
+            try:
+                async with self.engine.connect() as connection:
+                    numbers = await versions.campaign_numbers(connection, watched)
+            except Exception as exc:  # noqa: BLE001 - try again at the next poll
+                logger.warning("could not read the data versions: %s", exc)
+                continue
+            # A campaign seen for the first time is woken too: its subscriber's first read may
+            # have come just before a write of another process (one more read, no wrong number).
+            moved = [pk for pk in watched if self._seen.get(pk) != numbers.get(pk, 0)]
+            self._seen = {pk: numbers.get(pk, 0) for pk in watched}
+            self.wake(moved)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _payloads(campaign_ids: Iterable[int]) -> list[str]:
@@ -173,7 +219,7 @@ def broker_for(database: Database) -> LocalBroker:
     """The broker of this database (one per Database object, made on first use)."""
     broker = _brokers.get(database)
     if broker is None:
-        broker = LocalBroker() if database.sqlite else PostgresBroker(database)
+        broker = PollingBroker(database) if database.sqlite else PostgresBroker(database)
         _brokers[database] = broker
     return broker
 
