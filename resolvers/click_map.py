@@ -1,8 +1,12 @@
 """A variant's click map: its links' counts read from the aggregates, drawn on its HTML.
 
 All clicks come from the link statistics (link_stats, as `Variant.links`). Human-only counts have
-no aggregate per link, so they are counted from the variant's recipients' non-deleted CLICKED
-responses not made by a bot: the definitions of `stats(humanOnly: true)` (docs/metrics.md).
+no aggregate per link (link_stats and link_clicker_stats count bots' clicks too), so they are
+counted from the variant's recipients' non-deleted CLICKED responses not made by a bot, in one
+grouped statement over the campaign's responses (its `campaign_id` index): the definitions of
+`stats(humanOnly: true)` (docs/metrics.md). A link's share is its clicks in this variant over the
+whole campaign's clicks (every variant; human-only when the counts are), so the shares of all
+variants' click maps of one campaign add up to the links' share of the campaign.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,7 +46,8 @@ async def variant_click_map(
 async def link_counts(
     fetch: Fetch, campaign_pk: int, variant_pk: int, human_only: bool
 ) -> list[LinkCount]:
-    """Each link of the campaign with its clicks, clickers and share within the variant."""
+    """Each link of the campaign with its clicks and clickers in the variant, and their share of
+    the campaign's clicks."""
     links = await fetch(
         select(Link.id, Link.url, Link.position)
         .where(Link.campaign_id == campaign_pk)
@@ -54,12 +59,10 @@ async def link_counts(
             select(
                 func.coalesce(func.sum(CampaignStats.clicks), 0).label("clicks"),
                 func.coalesce(func.sum(CampaignStats.bot_clicks), 0).label("bot_clicks"),
-            ).where(
-                CampaignStats.campaign_id == campaign_pk, CampaignStats.variant_id == variant_pk
-            )
+            ).where(CampaignStats.campaign_id == campaign_pk)
         )
     )[0]
-    all_clicks = int(totals.clicks) - (int(totals.bot_clicks) if human_only else 0)
+    campaign_clicks = int(totals.clicks) - (int(totals.bot_clicks) if human_only else 0)
     result = []
     for link in links:
         clicks, clicked = counts.get(link.id, (0, 0))
@@ -69,7 +72,7 @@ async def link_counts(
                 position=link.position,
                 clicks=clicks,
                 clicked=clicked,
-                share=rate(clicks, all_clicks),
+                share=rate(clicks, campaign_clicks),
                 link_id=global_id("Link", link.id),
             )
         )

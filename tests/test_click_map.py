@@ -34,6 +34,8 @@ CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 VARIANTS = """
 query($e: String!, $human: Boolean) {
   campaign(externalId: $e) {
+    campaignHuman: stats(humanOnly: true) { clicks }
+    campaignAll: stats { clicks }
     variants {
       id name
       clickMap(humanOnly: $human)
@@ -137,7 +139,9 @@ async def campaign_with_clicks(client: Any, organization: Any) -> dict[str, str]
 # clicks left out): SHOP 2 by 1, SALE 2 by 2, PERSONAL 1, ELSEWHERE 1: 6 clicks.
 ALL_CLICKS = {SHOP: (3, 2), SALE: (3, 3), BLOG: (0, 0), PERSONAL: (1, 1), ELSEWHERE: (1, 1)}
 HUMAN_CLICKS = {SHOP: (2, 1), SALE: (2, 2), BLOG: (0, 0), PERSONAL: (1, 1), ELSEWHERE: (1, 1)}
-ALL_TOTAL, HUMAN_TOTAL = 8, 6
+VARIANT_ALL, VARIANT_HUMAN = 8, 6
+# A share divides by the whole campaign's clicks: variant A's and dee's one human click in B.
+ALL_TOTAL, HUMAN_TOTAL = VARIANT_ALL + 1, VARIANT_HUMAN + 1
 
 
 def expected_marks(counts: dict[str, tuple[int, int]], total: int) -> list[dict[str, Any]]:
@@ -154,11 +158,15 @@ def expected_marks(counts: dict[str, tuple[int, int]], total: int) -> list[dict[
 
 
 @pytest.mark.parametrize(
-    ("human_only", "counts", "total"),
-    [(True, HUMAN_CLICKS, HUMAN_TOTAL), (False, ALL_CLICKS, ALL_TOTAL)],
+    ("human_only", "counts", "total", "shop_badge"),
+    [
+        # SHOP: 2 of the campaign's 7 human clicks; 3 of its 9 clicks.
+        (True, HUMAN_CLICKS, HUMAN_TOTAL, "2 clicks · 1 person · 28.6%"),
+        (False, ALL_CLICKS, ALL_TOTAL, "3 clicks · 2 people · 33.3%"),
+    ],
 )
 async def test_click_map_counts_equal_the_link_statistics(
-    client, organization, human_only, counts, total
+    client, organization, human_only, counts, total, shop_badge
 ) -> None:
     await campaign_with_clicks(client, organization)
     body = await graphql(client, organization, VARIANTS, {"e": "news", "human": human_only})
@@ -175,19 +183,19 @@ async def test_click_map_counts_equal_the_link_statistics(
             "share": pytest.approx(1 / total, abs=1e-6),
         }
     ]
-    # The variant's own statistics say the same totals.
-    assert variant["human" if human_only else "all"]["clicks"] == total
+    # The variant's own statistics say the same totals, and the campaign's are the shares' base.
+    kind = "human" if human_only else "all"
+    assert variant[kind]["clicks"] == (VARIANT_HUMAN if human_only else VARIANT_ALL)
+    assert sum(clicks for clicks, _ in counts.values()) == variant[kind]["clicks"]
+    campaign_totals = body["data"]["campaign"]
+    assert campaign_totals["campaignHuman" if human_only else "campaignAll"]["clicks"] == total
     if not human_only:
         # ...and so do the campaign's link statistics for this variant.
         assert {link["url"]: (link["clicks"], link["clicked"]) for link in variant["links"]} == {
             url: pair for url, pair in ALL_CLICKS.items()
         }
     # One badge after each marked link, with its numbers as visible text.
-    shop_clicks, shop_people = counts[SHOP]
-    assert marks.badges[0] == (
-        f"{shop_clicks} clicks · {shop_people} {'person' if shop_people == 1 else 'people'}"
-        f" · {shop_clicks / total * 100:.1f}%"
-    )
+    assert marks.badges[0] == shop_badge
     assert marks.badges[2] == "0 clicks · 0 people · 0.0%"
     assert len(marks.badges) == 5
 
@@ -209,9 +217,9 @@ async def test_click_map_of_the_other_variant_counts_its_own_clicks(client, orga
     await campaign_with_clicks(client, organization)
     body = await graphql(client, organization, VARIANTS, {"e": "news", "human": True})
     variant = next(v for v in body["data"]["campaign"]["variants"] if v["name"] == "B")
-    # dee's one click on SHOP is all of variant B's clicks.
+    # dee's one click on SHOP is all of variant B's clicks, one of the campaign's 7 human ones.
     assert Marks(variant["clickMap"]).links == [
-        {"href": SHOP, "clicks": 1, "clicked": 1, "share": 1.0}
+        {"href": SHOP, "clicks": 1, "clicked": 1, "share": pytest.approx(1 / 7, abs=1e-6)}
     ]
 
 
