@@ -50,6 +50,7 @@ from app.routes.graphql_http import (
 from app.routes.graphql_scopes import DocumentPlan, plan
 from app.routes.http import read_body
 from app.settings import Settings
+from app.telemetry import telemetry_of
 from resolvers.context import Context, read_connection
 from schema.root import schema
 
@@ -513,6 +514,7 @@ class GraphQLEdge:
     ) -> None:
         """A query: from the cache when its versions have not moved (or within the staleness
         the client accepts), a 304 when the client holds the same answer, else executed."""
+        started = time.perf_counter()
         request = Request(scope)
         media_type = response_media_type(request.headers.get("accept")) or JSON
         variables = data.get("variables") or {}
@@ -525,6 +527,7 @@ class GraphQLEdge:
             if age <= stale:
                 self.cache.hits += 1
                 await self.send_cached(send, entry, media_type, age)
+                count_operation(request, found, started)
                 return
         checked_at = clock()
         current = await versions.read(
@@ -533,6 +536,7 @@ class GraphQLEdge:
         etag = etag_of(key, current.token)
         if etag_matches(request.headers.get("if-none-match"), etag):
             await send_answer(send, 304, b"", cache_headers(etag))
+            count_operation(request, found, started)
             return
         if entry is not None and entry.token == current.token:
             self.cache.hits += 1
@@ -543,6 +547,7 @@ class GraphQLEdge:
                 await self.send_cached(send, entry, media_type, 0)
             else:
                 await send_answer(send, 200, entry.body, cache_headers(etag, media_type))
+            count_operation(request, found, started)
             return
         self.cache.misses += 1
         captured = Captured()
@@ -579,6 +584,14 @@ class GraphQLEdge:
         seconds = int(age)
         headers = [*cache_headers(entry.etag, media_type), (b"age", str(seconds).encode())]
         await send_answer(send, 200, with_age(entry, seconds), headers)
+
+
+def count_operation(request: Request, found: DocumentPlan, started: float) -> None:
+    """An operation answered without executing, counted like one that ran (OperationTelemetry
+    counts those): /metrics shows every operation clients asked for."""
+    telemetry = telemetry_of(request)
+    if telemetry is not None:
+        telemetry.graphql_operation(found.name, "query", (), time.perf_counter() - started)
 
 
 UNAUTHENTICATED = "a valid API key is required: Authorization: Bearer <key>"

@@ -68,6 +68,7 @@ class DocumentPlan:
     # the organization.
     campaign_ids: tuple[Argument, ...] | None
     max_age: Argument | None  # @cached(maxAge:) on the operation
+    name: str | None = None  # the operation's own name (for telemetry)
 
     def campaigns(self, variables: Mapping[str, Any]) -> list[int] | None:
         """The campaign ids the answer depends on; None: the whole organization."""
@@ -114,10 +115,11 @@ def plan(document: str, operation_name: str | None) -> DocumentPlan | None:
         chosen = named[0] if len(named) == 1 else None
     if chosen is None:
         return None
+    name = chosen.name.value if chosen.name is not None else None
     if chosen.operation is not OperationType.QUERY:
-        return DocumentPlan(chosen.operation, None, None)
+        return DocumentPlan(chosen.operation, None, None, name)
     return DocumentPlan(
-        OperationType.QUERY, campaign_arguments(chosen, fragments), max_age_of(chosen)
+        OperationType.QUERY, campaign_arguments(chosen, fragments), max_age_of(chosen), name
     )
 
 
