@@ -27,6 +27,7 @@ from resolvers.pagination import (
     page_of,
     page_size,
 )
+from resolvers.rows import positional
 
 Row = Any
 
@@ -103,7 +104,8 @@ def _page_loader(shape_of: ShapeOf) -> Callable[[Context], DataLoader]:
             for (first, after, query), group in parents.items():
                 shape = shape_of(query)
                 for chunk in in_chunks(sorted(group)):
-                    for row in await context.fetch(_pages(shape, chunk, first, after)):
+                    rows = positional(await context.fetch(_pages(shape, chunk, first, after)))
+                    for row in rows:
                         found[_PageKey(row.page_parent, first, after, query)].append(row)
             return [found.get(key, []) for key in keys]
 

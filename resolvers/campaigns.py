@@ -19,6 +19,7 @@ from resolvers.contacts import contact_row
 from resolvers.context import Context, Info
 from resolvers.pagination import Page, keyset_page, page_of, page_size
 from resolvers.records import CampaignRecord, Counters, Row
+from resolvers.rows import positional
 from resolvers.search import search_argument
 from resolvers.selection import selects_any
 
@@ -305,8 +306,10 @@ async def campaigns_connection(
         }[field]
         statement = select(table, sort_value.label("sort_value"))
     statement = statement.where(and_(*conditions))
-    found = await info.context.fetch(
-        keyset_page(statement, [sort_value, table.c.id], descending, size, after)
+    found = positional(
+        await info.context.fetch(
+            keyset_page(statement, [sort_value, table.c.id], descending, size, after)
+        )
     )
 
     async def count_total() -> int:

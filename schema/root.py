@@ -15,6 +15,7 @@ from schema.extensions import (
     QueryShapeLimits,
     log_errors,
 )
+from schema.hot_fields import HOT_FIELDS, resolve_directly
 from schema.mutation import Mutation
 from schema.objects import Campaign, Contact, Link, Recipient, Response, Variant
 from schema.operation_telemetry import OperationTelemetry
@@ -68,3 +69,5 @@ schema = Schema(
         CloseReadConnection,
     ],
 )
+# After the schema is built: the fields every item of a long list resolves skip strawberry's wrappers.
+resolve_directly(schema, HOT_FIELDS)
