@@ -106,6 +106,10 @@ async def _human_counts(
             Response.link_id.is_not(None),
             Response.deleted_at.is_(None),
             Response.bot.is_(False),
+            # Said twice on purpose: the planner may then start from the campaign's recipients
+            # (ix_recipients_campaign_*) and their responses (ix_responses_recipient_occurred),
+            # 5x faster on SQLite than walking every response of the campaign's index.
+            Recipient.campaign_id == campaign_pk,
             Recipient.variant_id == variant_pk,
         )
         .group_by(Response.link_id)
