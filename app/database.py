@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -84,6 +85,9 @@ RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_fai
 
 def is_retryable(error: DBAPIError) -> bool:
     original = error.orig
+    if isinstance(original, sqlite3.OperationalError):
+        # Another process held SQLite's write lock past the busy timeout: nothing was applied.
+        return "database is locked" in str(original)
     code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
     return code in RETRYABLE_SQLSTATES
 
@@ -117,10 +121,12 @@ class Database:
     async def retrying_write(
         self, work: Callable[[AsyncConnection], Awaitable[Result]], attempts: int = 5
     ) -> Result:
-        """Run `work` in a write transaction, again from the start if PostgreSQL aborted it.
+        """Run `work` in a write transaction, again from the start if the database aborted it.
 
         Under contention PostgreSQL may abort a transaction with a deadlock or a serialization
-        failure; nothing of it was applied, so running the whole transaction again is safe.
+        failure, and SQLite answers "database is locked" when another process kept the write
+        lock past the busy timeout; nothing of it was applied, so running the whole transaction
+        again is safe (a bounded number of times).
         `work` must do nothing outside the transaction that it cannot do twice.
         """
         for attempt in range(1, attempts + 1):

@@ -4,6 +4,7 @@ python -m bench --recipients 1000000 --record BENCHMARKS.md       # SQLite (a fr
 python -m bench --recipients 1000000 --postgres --record BENCHMARKS.md   # throwaway PostgreSQL
 python -m bench --database-url postgresql+asyncpg://user@host/db  # an existing database
 python -m bench --soak [--postgres] [--soak-events 200000]   # sustained ingest, memory sampled
+python -m bench --recipients 100000 --keep org --ingest-file 1000000 --output events.ndjson
 """
 
 import argparse
@@ -101,6 +102,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=200_000,
         help="distinct events the soak posts (default 200,000)",
     )
+    parser.add_argument(
+        "--ingest-file",
+        type=int,
+        metavar="N",
+        help="instead of the measures: write N canonical events for the organization (with "
+        "--keep or --reuse) to --output, a file for `campaign-graph ingest`",
+    )
+    parser.add_argument("--output", default="events.ndjson", help="the --ingest-file file")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
         "--note",
@@ -149,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         keep=f"{Path(arguments.keep).resolve()}.pickle" if arguments.keep else None,
         reuse=f"{Path(arguments.reuse).resolve()}.pickle" if arguments.reuse else None,
         soak_events=arguments.soak_events if arguments.soak else None,
+        ingest_file=arguments.ingest_file,
+        ingest_output=arguments.output,
     )
     try:
         table, header = asyncio.run(run(options))

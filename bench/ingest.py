@@ -2,10 +2,14 @@
 set-based plain-driver floor writing the same rows in one transaction a batch."""
 
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from app.ingest.automation import RULE_VERSION
 from app.ingest.contributions import quarter_hour
@@ -55,6 +59,15 @@ class EventStream:
 
     def numbered_batch(self, size: int) -> list[tuple[int, dict[str, Any]]]:
         return [self.event() for _ in range(size)]
+
+
+def write_events_file(organization: GeneratedOrganization, path: Path, count: int) -> None:
+    """`count` fresh canonical events (NDJSON) for the dashboard campaign's recipients: a file
+    for `campaign-graph ingest`."""
+    stream = EventStream(organization, f"file-{int(time.time() * 1000)}", seed=7)
+    with path.open("wb") as handle:
+        for _ in range(count):
+            handle.write(orjson.dumps(stream.event()[1]) + b"\n")
 
 
 TIMELINE_FIELD = {"OPENED": "opens", "CLICKED": "clicks", "UNSUBSCRIBED": "unsubscribed"}

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from app.migrate import upgrade
 from app.reconcile import reconcile
 from bench import queries
 from bench.http_load import Server, load, request_bytes
-from bench.ingest import FLOOR_DESCRIPTION, EventStream, PlainIngest
+from bench.ingest import FLOOR_DESCRIPTION, EventStream, PlainIngest, write_events_file
 from bench.organization import GeneratedOrganization, generate
 from bench.raw import RawDatabase
 from bench.report import Row, Table
@@ -45,6 +46,9 @@ class Options:
     reconcile_limit: int = 20_000
     # `--soak`: this many events posted against a server instead of the measures (bench/soak.py).
     soak_events: int | None = None
+    # `--ingest-file N`: write N canonical events to `ingest_output` instead of the measures.
+    ingest_file: int | None = None
+    ingest_output: str = "events.ndjson"
     progress: bool = True
     # A file describing a generated organization: written after generating, read to skip it.
     keep: str | None = None
@@ -359,6 +363,8 @@ async def run(options: Options) -> tuple[Table, list[str]]:
             f"{options.http_seconds:g} s per HTTP measure",
             f"load average at the start of the measures: {load_average()}",
         ]
+        if options.ingest_file:
+            return await events_file(options, organization, header[:2])
         if options.soak_events:
             return await soak_run(options, database, organization, header[:2])
         gc.collect()
@@ -367,6 +373,25 @@ async def run(options: Options) -> tuple[Table, list[str]]:
         return table, header
     finally:
         await database.dispose()
+
+
+async def events_file(
+    options: Options, organization: GeneratedOrganization, header: list[str]
+) -> tuple[Table, list[str]]:
+    """A file of canonical events for `campaign-graph ingest`, and how to replay it."""
+    path = Path(options.ingest_output).resolve()
+    say(options, f"writing {options.ingest_file:,} events to {path}")
+    write_events_file(organization, path, options.ingest_file or 0)
+    raw = await RawDatabase(options.database_url).connect()
+    try:
+        found = await raw.fetch("SELECT name FROM organizations WHERE id = ?", organization.id)
+    finally:
+        await raw.close()
+    command = (
+        f"DATABASE_URL={options.database_url} campaign-graph ingest {path} --org '{found[0][0]}'"
+    )
+    table = Table(f"{options.ingest_file:,} events written to {path.name}")
+    return table, [*header, f"replay: `{command}`"]
 
 
 async def soak_run(
