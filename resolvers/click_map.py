@@ -4,7 +4,8 @@ All clicks come from the link statistics (link_stats, as `Variant.links`). Human
 no aggregate per link (link_stats and link_clicker_stats count bots' clicks too), so they are
 counted from the variant's recipients' non-deleted CLICKED responses not made by a bot, in one
 grouped statement over the campaign's responses (its `campaign_id` index): the definitions of
-`stats(humanOnly: true)` (docs/metrics.md). A link's share is its clicks in this variant over the
+`stats(humanOnly: true)` (docs/metrics.md). The only variant of a campaign also counts the
+recipients without a variant (events that named none), as their preview shows that variant. A link's share is its clicks in this variant over the
 whole campaign's clicks (every variant; human-only when the counts are), so the shares of all
 variants' click maps of one campaign add up to the links' share of the campaign.
 """
@@ -12,7 +13,7 @@ variants' click maps of one campaign add up to the links' share of the campaign.
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Executable, distinct, func, select
+from sqlalchemy import ColumnElement, Executable, distinct, func, or_, select
 
 from app.enums import ResponseType
 from app.ids import global_id
@@ -53,15 +54,19 @@ async def link_counts(
         .where(Link.campaign_id == campaign_pk)
         .order_by(Link.position.is_(None), Link.position, Link.id)
     )
-    counts = await (_human_counts if human_only else _all_counts)(fetch, campaign_pk, variant_pk)
+    variants = select(func.count()).where(Variant.campaign_id == campaign_pk).scalar_subquery()
     totals = (
         await fetch(
             select(
                 func.coalesce(func.sum(CampaignStats.clicks), 0).label("clicks"),
                 func.coalesce(func.sum(CampaignStats.bot_clicks), 0).label("bot_clicks"),
+                variants.label("variants"),
             ).where(CampaignStats.campaign_id == campaign_pk)
         )
     )[0]
+    # The campaign's recipients without a variant got its only variant, when it has one.
+    variant_keys = [variant_pk, *([None] if int(totals.variants) == 1 else [])]
+    counts = await (_human_counts if human_only else _all_counts)(fetch, campaign_pk, variant_keys)
     campaign_clicks = int(totals.clicks) - (int(totals.bot_clicks) if human_only else 0)
     result = []
     for link in links:
@@ -80,19 +85,30 @@ async def link_counts(
 
 
 async def _all_counts(
-    fetch: Fetch, campaign_pk: int, variant_pk: int
+    fetch: Fetch, campaign_pk: int, variant_keys: Sequence[int | None]
 ) -> dict[int, tuple[int, int]]:
+    # A recipient counts under one variant key only, so the keys' unique clickers add up.
+    keys = [0 if key is None else key for key in variant_keys]  # link_stats' 0: no variant
     rows = await fetch(
-        select(LinkStats.link_id, LinkStats.clicks, LinkStats.clicked)
+        select(
+            LinkStats.link_id,
+            func.sum(LinkStats.clicks).label("clicks"),
+            func.sum(LinkStats.clicked).label("clicked"),
+        )
         .join(Link, Link.id == LinkStats.link_id)
-        .where(Link.campaign_id == campaign_pk, LinkStats.variant_id == variant_pk)
+        .where(Link.campaign_id == campaign_pk, LinkStats.variant_id.in_(keys))
+        .group_by(LinkStats.link_id)
     )
     return {row.link_id: (int(row.clicks), int(row.clicked)) for row in rows}
 
 
 async def _human_counts(
-    fetch: Fetch, campaign_pk: int, variant_pk: int
+    fetch: Fetch, campaign_pk: int, variant_keys: Sequence[int | None]
 ) -> dict[int, tuple[int, int]]:
+    variant_pks = [key for key in variant_keys if key is not None]
+    in_variant: ColumnElement[bool] = Recipient.variant_id.in_(variant_pks)
+    if None in variant_keys:
+        in_variant = or_(in_variant, Recipient.variant_id.is_(None))
     rows = await fetch(
         select(
             Response.link_id,
@@ -110,7 +126,7 @@ async def _human_counts(
             # (ix_recipients_campaign_*) and their responses (ix_responses_recipient_occurred),
             # 5x faster on SQLite than walking every response of the campaign's index.
             Recipient.campaign_id == campaign_pk,
-            Recipient.variant_id == variant_pk,
+            in_variant,
         )
         .group_by(Response.link_id)
     )

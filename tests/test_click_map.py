@@ -277,3 +277,44 @@ async def test_click_map_page_refusals(client, database, organization) -> None:
         headers=organization.headers(),
     )
     assert missing.status_code == 404
+
+
+async def test_the_only_variant_also_counts_recipients_whose_events_named_no_variant(
+    client, organization
+) -> None:
+    await make_campaign(
+        client,
+        organization,
+        "solo",
+        variants=[{"name": "only", "html": MESSAGE_B + f'<p><a href="{SALE}">sale</a></p>'}],
+        links=[{"url": SHOP, "position": 1}, {"url": SALE, "position": 2}],
+    )
+    # ann's events name no variant (her preview shows the only one); bob's name it; cy's click
+    # is a scanner's.
+    events = [
+        event("SENT", "ann@example.com", "solo", 0),
+        event("CLICKED", "ann@example.com", "solo", 30, url=SHOP),
+        event("CLICKED", "ann@example.com", "solo", 40, url=SHOP),
+        event("SENT", "bob@example.com", "solo", 0, variant="only"),
+        event("CLICKED", "bob@example.com", "solo", 50, url=SALE, variant="only"),
+        event("SENT", "cy@example.com", "solo", 0),
+        event("CLICKED", "cy@example.com", "solo", 60, url=SHOP, bot=True),
+    ]
+    response = await post_events(client, organization, events)
+    assert response.status_code == 200, response.text
+    share = pytest.approx
+    # By hand. Human: SHOP 2 by ann, SALE 1 by bob, of 3 clicks. All: SHOP 3 by 2, of 4.
+    expected = {
+        True: [
+            {"href": SHOP, "clicks": 2, "clicked": 1, "share": share(2 / 3, abs=1e-6)},
+            {"href": SALE, "clicks": 1, "clicked": 1, "share": share(1 / 3, abs=1e-6)},
+        ],
+        False: [
+            {"href": SHOP, "clicks": 3, "clicked": 2, "share": share(3 / 4, abs=1e-6)},
+            {"href": SALE, "clicks": 1, "clicked": 1, "share": share(1 / 4, abs=1e-6)},
+        ],
+    }
+    for human_only, marks in expected.items():
+        body = await graphql(client, organization, VARIANTS, {"e": "solo", "human": human_only})
+        (variant,) = body["data"]["campaign"]["variants"]
+        assert Marks(variant["clickMap"]).links == marks, human_only
