@@ -7,13 +7,39 @@ query again: the answer shows the write and the campaign's version moved, anothe
 not.
 """
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
 
 from app import versions
 from app.database import Database
-from tests.factories import Organization, make_organization
+from app.ids import global_id, parse_pk
+from app.ingest.providers import adapter, postmark
+from app.ingest.providers.tracking import OPEN, make_token
+from app.ingest.refused import replay_refused
+from app.main import create_app
+from app.models import Recipient
+from app.settings import Settings
+from tests import test_webhook_postmark as pm
+from tests.factories import (
+    Organization,
+    event,
+    graphql,
+    make_campaign,
+    make_organization,
+    post_events,
+)
+from tests.test_tracking import OUTLOOK
+from tests.test_webhook_refused_events import lenient
+from tests.webhook_helpers import configure
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+TRACKING = "test-tracking-secret-0123456789abcdef"
 
 
 async def test_a_bump_moves_the_campaigns_and_the_organization_and_nothing_else(
@@ -73,3 +99,307 @@ async def test_too_many_campaigns_are_checked_by_the_organization_alone(
         read = await versions.read(connection, organization.id, many)
     assert read.campaigns is None
     assert read.organization == versions.Version(1, T0)
+
+
+# --- Every write path: a cached answer changes after it ------------------------------------
+
+DASHBOARD = """query($id: ID!) { campaign(id: $id) {
+  name cost
+  stats { recipients sent delivered opened opens clicked clicks botClicks purchases }
+  variants { name }
+  links { url clicks }
+  recipients(first: 20, orderBy: {field: NAME, direction: ASC}) {
+    totalCount edges { node { status opens clicks contact { email name } } } }
+} }"""
+CAMPAIGN_LIST = "{ campaigns(first: 20) { edges { node { externalId stats { sent opened } } } } }"
+
+
+@dataclass
+class Change:
+    before: Any
+    after: Any
+    campaign_moved: bool
+    other_moved: bool
+    organization_moved: bool
+
+
+class Watch:
+    """A dashboard of campaign `watched` (asked twice before a write, to warm any response cache,
+    and once after), with the data versions of it, of `other` and of the organization."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        database: Database,
+        organization: Organization,
+        watched: str,
+        other: str,
+    ) -> None:
+        self.client, self.database, self.organization = client, database, organization
+        self.watched, self.other = watched, other
+
+    async def answer(self, query: str = DASHBOARD) -> Any:
+        first = await graphql(self.client, self.organization, query, {"id": self.watched})
+        second = await graphql(self.client, self.organization, query, {"id": self.watched})
+        assert first == second
+        return second["data"]
+
+    async def numbers(self) -> tuple[int, int, int]:
+        pks = [parse_pk(self.watched, "Campaign"), parse_pk(self.other, "Campaign")]
+        async with self.database.read() as connection:
+            read = await versions.read(connection, self.organization.id, [pk for pk in pks if pk])
+        assert read.campaigns is not None
+        watched, other = (read.campaigns[pk].number for pk in pks if pk)
+        return watched, other, read.organization.number
+
+    async def observe(self, write: Callable[[], Awaitable[Any]], query: str = DASHBOARD) -> Change:
+        before, numbers = await self.answer(query), await self.numbers()
+        await write()
+        after, moved = await self.answer(query), await self.numbers()
+        return Change(
+            before,
+            after,
+            campaign_moved=moved[0] > numbers[0],
+            other_moved=moved[1] > numbers[1],
+            organization_moved=moved[2] > numbers[2],
+        )
+
+
+def moved_alone(change: Change) -> bool:
+    """The watched campaign and its organization moved, the other campaign did not."""
+    return change.campaign_moved and change.organization_moved and not change.other_moved
+
+
+def nothing_moved(change: Change) -> bool:
+    return change.before == change.after and not (
+        change.campaign_moved or change.other_moved or change.organization_moved
+    )
+
+
+@pytest.fixture
+async def watch(client: httpx.AsyncClient, database: Database, organization: Organization) -> Watch:
+    """spring (watched, with a link and variants A/B) and autumn (the other campaign)."""
+    spring = await make_campaign(
+        client,
+        organization,
+        "spring",
+        links=[{"url": "https://example.com/pricing"}],
+        variants=[{"name": "A", "isControl": True}, {"name": "B"}],
+    )
+    autumn = await make_campaign(client, organization, "autumn")
+    return Watch(client, database, organization, spring, autumn)
+
+
+def stats_of(answer: Any) -> dict[str, Any]:
+    return dict(answer["campaign"]["stats"])
+
+
+async def test_posted_events_change_the_answer_and_a_replay_changes_nothing(
+    watch: Watch, client: httpx.AsyncClient, organization: Organization
+) -> None:
+    batch = [
+        event("SENT", "ann@example.com", id="s1"),
+        event("OPENED", "ann@example.com", minutes=3, id="s2"),
+    ]
+
+    async def post() -> None:
+        assert (await post_events(client, organization, batch)).status_code == 200
+
+    change = await watch.observe(post)
+    # ann was sent spring and opened it: 1 recipient, 1 sent, 1 opened, 1 open.
+    assert stats_of(change.after) == stats_of(change.before) | {
+        "recipients": 1, "sent": 1, "opened": 1, "opens": 1, "delivered": 1,
+    }  # fmt: skip
+    assert moved_alone(change)
+    # The same events again: duplicates, nothing written, nothing moved.
+    assert nothing_moved(await watch.observe(post))
+
+    async def bad() -> None:
+        refused = await post_events(client, organization, [{"type": "OPENED"}])
+        assert refused.status_code == 400
+
+    assert nothing_moved(await watch.observe(bad))
+
+    # The organization-wide list changes with it (events for the other campaign).
+    async def post_autumn() -> None:
+        events = [event("SENT", "ann@example.com", campaign="autumn", id="a1")]
+        assert (await post_events(client, organization, events)).status_code == 200
+
+    listing = await watch.observe(post_autumn, CAMPAIGN_LIST)
+    sent = {
+        edge["node"]["externalId"]: edge["node"]["stats"]["sent"]
+        for edge in listing.after["campaigns"]["edges"]
+    }
+    assert sent == {"spring": 1, "autumn": 1}
+    assert listing.before != listing.after
+    assert listing.other_moved and listing.organization_moved and not listing.campaign_moved
+
+
+REFUSED = "{ refusedEvents(first: 10, replayed: true) { totalCount edges { node { reason replayedAt } } } }"
+
+
+async def test_webhooks_kept_events_and_their_replay_change_the_answers(
+    watch: Watch,
+    client: httpx.AsyncClient,
+    database: Database,
+    organization: Organization,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await configure(
+        database, organization, "postmark", pm.postmark_settings(pm.USERNAME, pm.PASSWORD)
+    )
+    records = [pm.delivery("ann@example.com", 3)]
+
+    async def deliver() -> None:
+        assert (await pm.post(client, organization, records)).status_code == 200
+
+    change = await watch.observe(deliver)
+    # ann's delivery (variant A): 1 recipient, sent and delivered.
+    assert stats_of(change.after) == stats_of(change.before) | {
+        "recipients": 1, "sent": 1, "delivered": 1,
+    }  # fmt: skip
+    assert moved_alone(change)
+    assert nothing_moved(await watch.observe(deliver))  # the provider's retry
+
+    # A malformed event is kept aside: the admins' list of refused events changes.
+    bad = pm.delivery("bob@example.com", 5)
+    bad["DeliveredAt"] = "Fri, 20 Nov 2026 09:00:05 GMT"
+
+    async def malformed() -> None:
+        assert (await pm.post(client, organization, [bad])).status_code == 200
+
+    kept = await watch.observe(malformed, REFUSED)
+    assert (
+        kept.before["refusedEvents"]["totalCount"],
+        kept.after["refusedEvents"]["totalCount"],
+    ) == (0, 1)
+    assert kept.organization_moved and not kept.campaign_moved
+
+    async def replay() -> None:
+        async with database.write() as connection:
+            await replay_refused(connection, organization.id, datetime.now(UTC))
+
+    # Before the fix the replay finds it still refused for the same reason: nothing moves.
+    assert nothing_moved(await watch.observe(replay, REFUSED))
+    monkeypatch.setattr(postmark, "from_iso", lenient(adapter.from_iso))
+    replayed = await watch.observe(replay, REFUSED)
+    [node] = [edge["node"] for edge in replayed.after["refusedEvents"]["edges"]]
+    assert node["replayedAt"] is not None and replayed.organization_moved
+    # ...and bob's delivery is in spring's numbers now.
+    assert stats_of(await watch.answer())["delivered"] == 2
+
+
+async def test_the_tracking_pixel_changes_the_answer(
+    watch: Watch, database: Database, database_url: str, organization: Organization
+) -> None:
+    app = create_app(Settings(database_url=database_url, tracking_secret=TRACKING), database)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as tracking:
+        watch.client = tracking
+        await post_events(tracking, organization, [event("SENT", "ann@example.com", id="t1")])
+        async with database.read() as connection:
+            recipient = (
+                await connection.execute(
+                    select(Recipient.id).where(
+                        Recipient.campaign_id == parse_pk(watch.watched, "Campaign")
+                    )
+                )
+            ).scalar_one()
+        token = make_token(TRACKING, OPEN, organization.id, recipient)
+
+        async def pixel() -> None:
+            assert (
+                await tracking.get(f"/t/o/{token}.gif", headers={"User-Agent": OUTLOOK})
+            ).status_code == 200
+
+        change = await watch.observe(pixel)
+        assert stats_of(change.after) == stats_of(change.before) | {
+            "opened": 1,
+            "opens": 1,
+            "delivered": 1,
+        }
+        assert moved_alone(change)
+
+        async def tampered() -> None:
+            await tracking.get(f"/t/o/{token}x.gif", headers={"User-Agent": OUTLOOK})
+
+        assert nothing_moved(await watch.observe(tampered))
+
+
+MANUAL = """mutation($input: RecordResponseInput!) {
+  recordResponse(input: $input) { recipient { id } userErrors { code } } }"""
+UPDATE = """mutation($input: UpdateResponseStatusInput!) {
+  updateResponseStatus(input: $input) { recipient { id } userErrors { code } } }"""
+DELETE = """mutation($input: DeleteResponsesInput!) {
+  deleteResponses(input: $input) { deletedCount userErrors { code } } }"""
+AT = "2026-11-20T10:00:00Z"
+
+
+async def test_the_three_manual_mutations_change_the_answer_and_bad_input_does_not(
+    watch: Watch, client: httpx.AsyncClient, organization: Organization
+) -> None:
+    recorded: dict[str, Any] = {}
+
+    async def mutate(query: str, input: dict[str, Any], errors: list[Any] | None = None) -> Any:
+        body = await graphql(client, organization, query, {"input": input})
+        payload = next(iter(body["data"].values()))
+        assert payload["userErrors"] == (errors or []), payload
+        return payload
+
+    async def record() -> None:
+        payload = await mutate(MANUAL, {"campaignId": watch.watched, "email": "ann@example.com",
+                                        "type": "PURCHASED", "occurredAt": AT, "amount": "12.50"})  # fmt: skip
+        recorded["recipient"] = payload["recipient"]["id"]
+
+    change = await watch.observe(record)
+    # ann bought by hand: a recipient with one purchase (no send is recorded).
+    assert stats_of(change.after) == stats_of(change.before) | {"recipients": 1, "purchases": 1}
+    assert moved_alone(change)
+
+    async def update() -> None:
+        await mutate(
+            UPDATE, {"recipientId": recorded["recipient"], "type": "CLICKED", "occurredAt": AT}
+        )
+
+    change = await watch.observe(update)
+    # A click proves an open and a delivery (so a send): opened, clicked, one click, sent,
+    # delivered.
+    assert stats_of(change.after) == stats_of(change.before) | {
+        "opened": 1, "clicked": 1, "clicks": 1, "sent": 1, "delivered": 1,
+    }  # fmt: skip
+    assert moved_alone(change)
+
+    contact = (await watch.answer())["campaign"]["recipients"]["edges"][0]["node"]["contact"]
+    assert contact["email"] == "ann@example.com"
+    async with watch.database.read() as connection:
+        contact_pk = (
+            await connection.execute(
+                select(Recipient.contact_id).where(
+                    Recipient.id == parse_pk(recorded["recipient"], "Recipient")
+                )
+            )
+        ).scalar_one()
+    delete_input = {"campaignId": watch.watched, "contactId": global_id("Contact", contact_pk)}
+
+    async def delete() -> None:
+        assert (await mutate(DELETE, delete_input))["deletedCount"] == 2
+
+    change = await watch.observe(delete)
+    # Her history is gone: still a recipient, nothing else counted.
+    assert stats_of(change.after) == stats_of(change.before) | {
+        "opened": 0, "clicked": 0, "clicks": 0, "purchases": 0, "sent": 0, "delivered": 0,
+    }  # fmt: skip
+    assert moved_alone(change)
+
+    async def delete_again() -> None:
+        assert (await mutate(DELETE, delete_input))["deletedCount"] == 0
+
+    async def bad_inputs() -> None:
+        await mutate(MANUAL, {"campaignId": watch.other, "email": "ann@example.com", "type": "CLICKED",
+                              "occurredAt": AT, "linkId": global_id("Link", 999_999_999)}, [{"code": "NOT_FOUND"}])  # fmt: skip
+        await mutate(UPDATE, {"recipientId": global_id("Recipient", 999_999_999), "type": "OPENED",
+                              "occurredAt": AT}, [{"code": "NOT_FOUND"}])  # fmt: skip
+
+    assert nothing_moved(await watch.observe(delete_again))
+    assert nothing_moved(await watch.observe(bad_inputs))
