@@ -1,5 +1,5 @@
-"""Recompute every aggregate and every recipient's state from the history, report drift, and
-optionally repair it."""
+"""Recompute every aggregate, every recipient's state and stored summary from the history, report
+drift, and optionally repair it."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +19,7 @@ from app.ingest.contributions import (
     difference,
     total,
 )
+from app.ingest.fold_state import dumps, fold, loads
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import recipient_state
 from app.ingest.refold import (
@@ -105,12 +106,14 @@ async def _recipient_drift(
     histories: dict[int, list[HistoryEntry]],
     repair: bool,
 ) -> list[Drift]:
-    """Recipients whose stored state differs from the fold of their history."""
+    """Recipients whose stored state, or stored summary (app/ingest/fold_state.py), differs from
+    the fold of their history. A recipient without a summary (NULL) is not drift: its next change
+    folds its history."""
     drifts: list[Drift] = []
     repairs = []
     columns = list(state_columns(recipient_state([])))
     stored_rows = await connection.execute(
-        select(Recipient.id, *(getattr(Recipient, name) for name in columns)).where(
+        select(Recipient.id, Recipient.fold, *(getattr(Recipient, name) for name in columns)).where(
             Recipient.campaign_id == campaign_id
         )
     )
@@ -121,13 +124,18 @@ async def _recipient_drift(
         changed = {name: value for name, value in expected.items() if getattr(row, name) != value}
         for name, value in sorted(changed.items()):
             drifts.append(Drift("recipients", (row.id,), name, getattr(row, name), value))
-        if changed:
-            repairs.append({"recipient_key": row.id, **expected})
+        summary = loads(row.fold)
+        expected_fold = row.fold
+        if summary is not None and summary != (folded := fold(histories[row.id])):
+            expected_fold = dumps(folded)
+            drifts.append(Drift("recipients", (row.id,), "fold", row.fold, expected_fold))
+        if changed or expected_fold != row.fold:
+            repairs.append({"recipient_key": row.id, **expected, "fold": expected_fold})
     if repair and repairs:
         await connection.execute(
             update(Recipient)
             .where(Recipient.id == bindparam("recipient_key"))
-            .values({name: bindparam(name) for name in columns}),
+            .values({name: bindparam(name) for name in [*columns, "fold"]}),
             repairs,
         )
     return drifts
@@ -136,8 +144,8 @@ async def _recipient_drift(
 async def reconcile(
     connection: AsyncConnection, campaign_id: int | None = None, repair: bool = False
 ) -> list[Drift]:
-    """Every difference between stored and recomputed aggregates and recipient states; with
-    repair, fix them (inside the caller's write transaction)."""
+    """Every difference between stored and recomputed aggregates, recipient states and stored
+    summaries; with repair, fix them (inside the caller's write transaction)."""
     drifts: list[Drift] = []
     repaired: set[int] = set()  # campaigns whose rows the repair changed
     for cid in await _campaign_ids(connection, campaign_id):

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import versions
 from app.database import in_chunks
 from app.enums import BounceType, ResponseSource, ResponseType, SkipReason
-from app.ingest.aggregate_writer import add_deltas, dialect_insert
+from app.ingest.aggregate_writer import add_deltas
 from app.ingest.automation import RULE_VERSION, ClassificationReason
+from app.ingest.bulk import insert_returning
 from app.ingest.contributions import (
     Contribution,
     RecipientContext,
@@ -42,8 +43,7 @@ from app.ingest.matching import (
 from app.ingest.merge_fields import store_sent_merge_fields
 from app.ingest.recipient_state import RecipientState
 from app.ingest.refold import (
-    HISTORY_COLUMNS,
-    history_entry,
+    TYPE_OF_VALUE,
     load_histories,
     lock_folds,
     store_recipients,
@@ -179,23 +179,27 @@ async def apply_events(
                 now,
             )
         )
-    statement = dialect_insert(connection, Response.__table__)  # type: ignore[arg-type]
-    inserted = await connection.execute(
-        statement.on_conflict_do_nothing(index_elements=["organization_id", "event_key"]).returning(
-            *HISTORY_COLUMNS, Response.event_key
-        ),
-        rows,
+    # In event-key order: concurrent batches of the same events wait for each other, never
+    # deadlock on the unique key.
+    rows.sort(key=lambda row: row["event_key"])
+    inserted_rows = await insert_returning(
+        connection,
+        Response.__table__,  # type: ignore[arg-type]
+        RESPONSE_COLUMNS,
+        [[row[name] for name in RESPONSE_COLUMNS] for row in rows],
+        conflict=("organization_id", "event_key"),
+        returning=("id", "recipient_id", "event_key"),
     )
-    inserted_rows = inserted.all()
     await store_sent_merge_fields(connection, unique, inserted_rows, now)  # issue 15
     # A concurrent batch may have stored the same event first: then it is a duplicate here.
     result.duplicates += len(rows) - len(inserted_rows)
     result.accepted = len(inserted_rows)
 
+    by_key = {row["event_key"]: row for row in rows}
     added: dict[int, list[HistoryEntry]] = {}
-    for row in inserted_rows:
-        added.setdefault(row.recipient_id, []).append(history_entry(row))
-        result.response_ids[row.event_key] = row.id
+    for response_id, recipient_id, event_key in sorted(inserted_rows):
+        added.setdefault(recipient_id, []).append(new_entry(response_id, by_key[event_key]))
+        result.response_ids[event_key] = response_id
     changed = set(added)
     # Only the events inserted now are folded into each stored summary. A recipient without one,
     # or moving to a variant (its every event moves), is folded again from its whole history.
@@ -246,6 +250,40 @@ async def apply_events(
     await versions.bump(connection, organization_id, result.campaign_ids, now)  # issue 14
     result.recipient_ids = changed
     return result
+
+
+# The responses columns ingest writes, in the order of `response_row`.
+RESPONSE_COLUMNS = (
+    "organization_id", "campaign_id", "contact_id", "recipient_id", "variant_id", "link_id",
+    "type", "occurred_at", "recorded_at", "source", "event_key", "provider", "note",
+    "amount_cents", "bounce_type", "bounce_category", "bounce_diagnostic", "skip_reason",
+    "user_agent", "ip", "country", "city", "email_client", "device", "browser", "os", "machine",
+    "bot", "classified_by", "rule_version", "reported", "recorded_by", "deleted_at", "deleted_by",
+    "deletion_note",
+)  # fmt: skip
+
+
+def new_entry(response_id: int, row: dict[str, Any]) -> HistoryEntry:
+    """The history entry of a response just stored from `row` (what the fold reads of it)."""
+    return HistoryEntry(
+        response_id,
+        TYPE_OF_VALUE[row["type"]],
+        row["occurred_at"],
+        row["link_id"],
+        row["amount_cents"],
+        row["bounce_type"],
+        row["bounce_category"],
+        row["bounce_diagnostic"],
+        row["skip_reason"],
+        bool(row["machine"]),
+        bool(row["bot"]),
+        row["country"],
+        row["city"],
+        row["email_client"],
+        row["device"],
+        row["browser"],
+        row["os"],
+    )
 
 
 def response_row(

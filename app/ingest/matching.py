@@ -15,6 +15,7 @@ from app.database import in_chunks
 from app.ingest.aggregate_writer import add_deltas, dialect_insert
 from app.ingest.contributions import contribution, total
 from app.ingest.events import CanonicalEvent
+from app.ingest.fold_state import EMPTY
 from app.ingest.recipient_sort import refresh_sort_keys
 from app.ingest.refold import lock_recipients
 from app.models import Campaign, Contact, Recipient, Response, UnmatchedEvent
@@ -166,11 +167,17 @@ async def ensure_recipients(
 ) -> tuple[dict[tuple[int, int], int], set[int]]:
     """Recipient ids by (campaign, contact), and which of them are new.
 
-    New recipients get the given (variant, owner), and their contribution with an empty history
-    (one more recipient, not received) is added at once: every recipient counts from its creation.
+    The existing ones are looked up first, so a batch for known recipients (the usual case) costs
+    one statement. New recipients get the given (variant, owner), and their contribution with an
+    empty history (one more recipient, not received) is added at once: every recipient counts
+    from its creation.
     """
     if not pairs:
         return {}, set()
+    found = await _recipient_ids(connection, sorted(pairs))
+    missing = sorted(pair for pair in pairs if pair not in found)
+    if not missing:
+        return found, set()
     statement = dialect_insert(connection, Recipient.__table__)  # type: ignore[arg-type]
     created = await connection.execute(
         statement.on_conflict_do_nothing().returning(Recipient.id),
@@ -178,25 +185,20 @@ async def ensure_recipients(
             {
                 "campaign_id": campaign_id,
                 "contact_id": contact_id,
-                "variant_id": variant_id,
-                "owner_id": owner_id,
+                "variant_id": pairs[(campaign_id, contact_id)][0],
+                "owner_id": pairs[(campaign_id, contact_id)][1],
                 "created_at": now,
                 "updated_at": now,
                 "status": "QUEUED",
+                "fold": EMPTY,  # an empty history's summary: nothing to fold later
             }
-            for (campaign_id, contact_id), (variant_id, owner_id) in sorted(pairs.items())
+            for campaign_id, contact_id in missing
         ],
     )
     new_ids = set(created.scalars())
     await refresh_sort_keys(connection, recipient_ids=new_ids)
-    found: dict[tuple[int, int], int] = {}
-    for chunk in in_chunks(sorted(pairs)):
-        result = await connection.execute(
-            select(Recipient.id, Recipient.campaign_id, Recipient.contact_id).where(
-                tuple_(Recipient.campaign_id, Recipient.contact_id).in_(chunk)
-            )
-        )
-        found.update({(row.campaign_id, row.contact_id): row.id for row in result})
+    # A concurrent batch may have made some of them first.
+    found.update(await _recipient_ids(connection, missing))
     if new_ids:
         # Lock every recipient of the batch before touching an aggregate row: writers then take
         # recipients first and aggregate rows second, and cannot deadlock on PostgreSQL.
@@ -205,3 +207,17 @@ async def ensure_recipients(
             connection, total(contribution(contexts[rid], []) for rid in sorted(new_ids)), now
         )
     return found, new_ids
+
+
+async def _recipient_ids(
+    connection: AsyncConnection, pairs: list[tuple[int, int]]
+) -> dict[tuple[int, int], int]:
+    found: dict[tuple[int, int], int] = {}
+    for chunk in in_chunks(pairs):
+        result = await connection.execute(
+            select(Recipient.id, Recipient.campaign_id, Recipient.contact_id).where(
+                tuple_(Recipient.campaign_id, Recipient.contact_id).in_(chunk)
+            )
+        )
+        found.update({(row[1], row[2]): row[0] for row in result})
+    return found

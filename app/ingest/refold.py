@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database import in_chunks
 from app.enums import ResponseType
 from app.ingest.aggregate_writer import add_deltas
+from app.ingest.bulk import update_many
 from app.ingest.contributions import Contribution, RecipientContext, contribution_change, total
 from app.ingest.fold_state import FoldState, dumps, fold, loads
 from app.ingest.history import HistoryEntry
@@ -129,6 +130,29 @@ async def lock_folds(
     return found
 
 
+# What store_recipients writes: the variant, the time, the summary, then state_columns.
+STORED_COLUMNS = (
+    "variant_id",
+    "updated_at",
+    "fold",
+    "status",
+    "skip_reason",
+    "bounce_type",
+    "bounce_category",
+    "bounce_diagnostic",
+    "sent_at",
+    "delivered_at",
+    "first_opened_at",
+    "last_opened_at",
+    "opens",
+    "first_clicked_at",
+    "clicks",
+    "unsubscribed_at",
+    "latest_response_id",
+    "latest_response_at",
+)
+
+
 def state_columns(state: RecipientState) -> dict[str, Any]:
     """The recipient row's folded columns."""
     bounce = state.bounce
@@ -175,23 +199,18 @@ async def store_recipients(
     folded: dict[int, tuple[RecipientContext, FoldState, RecipientState]],
     now: datetime,
 ) -> None:
-    """Write each recipient's folded columns, summary and variant: one statement for all."""
+    """Write each recipient's folded columns, summary and variant: one statement for all, in id
+    order."""
     if not folded:
         return
     rows = [
-        {
-            "recipient_key": recipient_id,
-            "variant_id": context.variant_id,
-            "updated_at": now,
-            "fold": dumps(summary),
-        }
-        | state_columns(state)
+        [
+            context.variant_id,
+            now,
+            dumps(summary),
+            *state_columns(state).values(),
+            recipient_id,
+        ]
         for recipient_id, (context, summary, state) in sorted(folded.items())
     ]
-    columns = [name for name in rows[0] if name != "recipient_key"]
-    await connection.execute(
-        update(Recipient)
-        .where(Recipient.id == bindparam("recipient_key"))
-        .values({name: bindparam(name) for name in columns}),
-        rows,
-    )
+    await update_many(connection, Recipient.__table__, "id", STORED_COLUMNS, rows)  # type: ignore[arg-type]
