@@ -10,20 +10,25 @@ not.
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import versions
+from app.cli import ingest_file
 from app.database import Database
 from app.ids import global_id, parse_pk
 from app.ingest.providers import adapter, postmark
 from app.ingest.providers.tracking import OPEN, make_token
 from app.ingest.refused import replay_refused
 from app.main import create_app
-from app.models import Recipient
+from app.models import CampaignStats, Recipient
+from app.reclassify import reclassify
+from app.reconcile import reconcile
 from app.settings import Settings
 from tests import test_webhook_postmark as pm
 from tests.factories import (
@@ -34,6 +39,7 @@ from tests.factories import (
     make_organization,
     post_events,
 )
+from tests.test_reclassify import new_scanner_agent
 from tests.test_tracking import OUTLOOK
 from tests.test_webhook_refused_events import lenient
 from tests.webhook_helpers import configure
@@ -403,3 +409,146 @@ async def test_the_three_manual_mutations_change_the_answer_and_bad_input_does_n
 
     assert nothing_moved(await watch.observe(delete_again))
     assert nothing_moved(await watch.observe(bad_inputs))
+
+
+UPSERT = """mutation($input: UpsertCampaignInput!) {
+  upsertCampaign(input: $input) { campaign { id } userErrors { code } } }"""
+ADD = """mutation($input: AddRecipientsInput!) {
+  addRecipients(input: $input) { added userErrors { code } } }"""
+
+
+async def test_campaign_and_recipient_mutations_change_the_answer(
+    watch: Watch, client: httpx.AsyncClient, organization: Organization
+) -> None:
+    async def mutate(query: str, input: dict[str, Any], errors: list[Any] | None = None) -> Any:
+        body = await graphql(client, organization, query, {"input": input})
+        payload = next(iter(body["data"].values()))
+        assert payload["userErrors"] == (errors or []), payload
+        return payload
+
+    async def upsert() -> None:
+        await mutate(UPSERT, {
+            "externalId": "spring", "name": "Spring sale", "cost": "250.00",
+            "links": [{"url": "https://example.com/pricing"}, {"url": "https://example.com/faq"}],
+            "variants": [{"name": "A", "isControl": True}, {"name": "B"}, {"name": "C"}],
+        })  # fmt: skip
+
+    change = await watch.observe(upsert)
+    campaign = change.after["campaign"]
+    assert (campaign["name"], campaign["cost"]) == ("Spring sale", "250.00")
+    assert [link["url"] for link in campaign["links"]] == [
+        "https://example.com/pricing", "https://example.com/faq",
+    ]  # fmt: skip
+    assert [variant["name"] for variant in campaign["variants"]] == ["A", "B", "C"]
+    assert moved_alone(change)
+
+    async def add() -> None:
+        contacts = [{"email": "ann@example.com", "name": "Ann"}, {"email": "bob@example.com"}]
+        assert (await mutate(ADD, {"campaignId": watch.watched, "contacts": contacts}))[
+            "added"
+        ] == 2
+
+    change = await watch.observe(add)
+    assert change.after["campaign"]["recipients"]["totalCount"] == 2
+    assert stats_of(change.after)["recipients"] == 2
+    assert moved_alone(change)
+
+    # Ann renamed while added to autumn: spring's recipient table shows (and sorts by) the new
+    # name, so spring moves too.
+    async def rename() -> None:
+        contacts = [{"email": "ann@example.com", "name": "Zoe"}]
+        assert (await mutate(ADD, {"campaignId": watch.other, "contacts": contacts}))["added"] == 1
+
+    change = await watch.observe(rename)
+    names = [
+        edge["node"]["contact"]["name"] for edge in change.after["campaign"]["recipients"]["edges"]
+    ]
+    assert sorted(names, key=str) == sorted([None, "Zoe"], key=str) and "Ann" not in names
+    assert change.campaign_moved and change.other_moved and change.organization_moved
+
+    async def bad_inputs() -> None:
+        await mutate(UPSERT, {"externalId": "spring", "name": "Spring",
+                              "links": [{"url": "ftp://example.com"}]}, [{"code": "INVALID"}])  # fmt: skip
+        await mutate(ADD, {"campaignId": watch.watched, "variantName": "Z",
+                           "contacts": [{"email": "cy@example.com"}]}, [{"code": "NOT_FOUND"}])  # fmt: skip
+
+    assert nothing_moved(await watch.observe(bad_inputs))
+
+
+async def test_events_kept_for_an_unknown_campaign_count_when_it_is_created(
+    watch: Watch, client: httpx.AsyncClient, organization: Organization
+) -> None:
+    early = [event("SENT", "ann@example.com", campaign="winter", id="w1")]
+    assert (await post_events(client, organization, early)).json()["unmatched"] == 1
+
+    async def create() -> None:
+        body = await graphql(
+            client, organization, UPSERT, {"input": {"externalId": "winter", "name": "Winter"}}
+        )
+        assert body["data"]["upsertCampaign"]["userErrors"] == []
+
+    listing = await watch.observe(create, CAMPAIGN_LIST)
+    sent = {
+        edge["node"]["externalId"]: edge["node"]["stats"]["sent"]
+        for edge in listing.after["campaigns"]["edges"]
+    }
+    # winter appears with ann's kept send applied.
+    assert sent == {"spring": 0, "autumn": 0, "winter": 1}
+    assert listing.organization_moved and not (listing.campaign_moved or listing.other_moved)
+
+
+async def test_reconcile_repair_and_reclassify_change_the_answer(
+    watch: Watch, client: httpx.AsyncClient, database: Database, organization: Organization
+) -> None:
+    spring = parse_pk(watch.watched, "Campaign")
+    assert spring is not None
+    await post_events(client, organization, [
+        event("SENT", "ann@example.com", id="r1"),
+        event("CLICKED", "ann@example.com", minutes=30, url="https://example.com/pricing",
+              userAgent="Mozilla/5.0 (compatible; Perception Point URL check)", id="r2"),
+    ])  # fmt: skip
+    # Drift, as a bug would leave it (not a write path): 5 sends too many.
+    async with database.write() as connection:
+        await connection.execute(
+            update(CampaignStats)
+            .where(CampaignStats.campaign_id == spring)
+            .values(sent=CampaignStats.sent + 5)
+        )
+
+    async def repair() -> None:
+        async with database.write() as connection:
+            assert await reconcile(connection, spring, repair=True)
+
+    change = await watch.observe(repair)
+    assert (stats_of(change.before)["sent"], stats_of(change.after)["sent"]) == (6, 1)
+    assert moved_alone(change)
+
+    async def repair_again() -> None:
+        async with database.write() as connection:
+            assert await reconcile(connection, spring, repair=True) == []
+
+    assert nothing_moved(await watch.observe(repair_again))
+
+    async def reclassify_spring() -> None:
+        with new_scanner_agent():
+            await reclassify(database, spring)
+
+    # The rules now know that gateway: ann's click is a scanner's.
+    change = await watch.observe(reclassify_spring)
+    assert (stats_of(change.before)["botClicks"], stats_of(change.after)["botClicks"]) == (0, 1)
+    assert moved_alone(change)
+    assert nothing_moved(await watch.observe(reclassify_spring))
+
+
+async def test_the_command_line_s_ingest_changes_the_answer(
+    watch: Watch, database: Database, organization: Organization, tmp_path: Path
+) -> None:
+    path = tmp_path / "events.json"
+    path.write_bytes(orjson.dumps([event("SENT", "ann@example.com", id="f1")]))
+
+    async def ingest() -> None:
+        assert (await ingest_file(database, organization.name, path, "canonical")).accepted == 1
+
+    change = await watch.observe(ingest)
+    assert stats_of(change.after) == stats_of(change.before) | {"recipients": 1, "sent": 1}
+    assert moved_alone(change)
