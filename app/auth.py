@@ -4,12 +4,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import versions
 from app.enums import Role
-from app.models import ApiKey, Organization
+from app.models import ApiKey, DataVersion, Organization
 
 KEY_PREFIX = "cg_"
 
@@ -64,22 +66,82 @@ async def create_key(
     return result.scalar_one(), key
 
 
+def _usable(key: str) -> bool:
+    return key.startswith(KEY_PREFIX) and len(key) <= 200
+
+
+# Built once: the statement is compiled once and cached by SQLAlchemy, and only bound per call.
+_PRINCIPAL_COLUMNS = (
+    ApiKey.id,
+    ApiKey.organization_id,
+    ApiKey.role,
+    ApiKey.prefix,
+    Organization.timezone,
+)
+_AUTHENTICATE = (
+    select(*_PRINCIPAL_COLUMNS)
+    .join(Organization, Organization.id == ApiKey.organization_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+_versions = DataVersion.__table__
+# The key and the versions of some scopes of its organization in one statement: one row per
+# version found, or one row with NULL versions when none is.
+_AUTHENTICATE_WITH_VERSIONS = (
+    select(*_PRINCIPAL_COLUMNS, _versions.c.scope, _versions.c.version, _versions.c.changed_at)
+    .join(Organization, Organization.id == ApiKey.organization_id)
+    .outerjoin(
+        _versions,
+        and_(
+            _versions.c.organization_id == ApiKey.organization_id,
+            _versions.c.scope.in_(bindparam("scopes", expanding=True)),
+        ),
+    )
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+
+
+def _principal(row: Any) -> Principal:
+    # By position: the hot path of every request.
+    return Principal(row[1], Role(row[2]), row[0], row[3], row[4])
+
+
 async def authenticate(connection: AsyncConnection, key: str) -> Principal | None:
     """The principal of a valid, unrevoked key; None otherwise."""
-    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+    if not _usable(key):
         return None
-    row = (
+    row = (await connection.execute(_AUTHENTICATE, {"key_hash": hash_key(key)})).first()
+    return None if row is None else _principal(row)
+
+
+async def authenticate_with_versions(
+    connection: AsyncConnection, key: str, campaign_ids: list[int] | None
+) -> tuple[Principal, versions.VersionSet] | None:
+    """`authenticate` and `versions.read(connection, its organization, campaign_ids)` in one
+    statement (a query answered from the cache costs this statement alone)."""
+    if not _usable(key):
+        return None
+    # The campaigns as versions.read takes them: distinct, ordered, at most MAX_CAMPAIGN_SCOPES
+    # (beyond, the organization's version alone stands for them).
+    ids = None if campaign_ids is None else sorted({pk for pk in campaign_ids if pk})
+    if ids is not None and len(ids) > versions.MAX_CAMPAIGN_SCOPES:
+        ids = None
+    rows = (
         await connection.execute(
-            select(
-                ApiKey.id, ApiKey.organization_id, ApiKey.role, ApiKey.prefix, Organization.timezone
-            )
-            .join(Organization, Organization.id == ApiKey.organization_id)
-            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+            _AUTHENTICATE_WITH_VERSIONS,
+            {"key_hash": hash_key(key), "scopes": [versions.ORGANIZATION, *(ids or ())]},
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    return Principal(row.organization_id, Role(row.role), row.id, row.prefix, row.timezone)
+    principal = _principal(rows[0])
+    found = {
+        int(row[5]): versions.Version(int(row[6]), row[7]) for row in rows if row[5] is not None
+    }
+    return principal, versions.VersionSet(
+        organization_id=principal.organization_id,
+        organization=found.get(versions.ORGANIZATION, versions.NEVER),
+        campaigns=None if ids is None else {pk: found.get(pk, versions.NEVER) for pk in ids},
+    )
 
 
 async def key_is_active(connection: AsyncConnection, key_id: int) -> bool:

@@ -27,7 +27,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app import versions
-from app.auth import Principal, authenticate, bearer_token
+from app.auth import Principal, authenticate, authenticate_with_versions, bearer_token
 from app.database import Database
 from app.persisted_queries import (
     NOT_FOUND_CODE,
@@ -417,28 +417,40 @@ class GraphQLEdge:
             message = f"the body is larger than {self.max_body_bytes} bytes"
             await refuse(413, message, accept, scope, receive, send)
             return
+        data = read_operation(request, body)
+        found = self.plan_of(data)
         connection = await read_connection(self.database)
         context: Context | None = None
         try:
-            principal = await authenticate(connection, key)
+            # A query's versions are read with the key, in one statement: before its reads,
+            # so that a write committed in between moves them (the answer is then not reused).
+            checked_at = clock()
+            current: versions.VersionSet | None = None
+            principal: Principal | None
+            if data is not None and found is not None and found.operation is OperationType.QUERY:
+                variables = data.get("variables") or {}
+                authenticated = await authenticate_with_versions(
+                    connection, key, found.campaigns(variables)
+                )
+                principal, current = authenticated or (None, None)
+            else:
+                principal = await authenticate(connection, key)
             if principal is None:
                 await refuse(401, UNAUTHENTICATED, accept, scope, receive, send)
                 return
-            data = read_operation(request, body)
-            found = None
             if data is not None:
                 sent_query = data.get("query") is not None
                 if not await self.persisted_query(data, request, scope, send):
                     return  # answered: an unknown hash, or a hash that is not the query's
                 if not sent_query and data.get("query") is not None and request.method == "POST":
                     body = orjson.dumps(data)  # the persisted document, for strawberry
-                if data.get("query") is not None:
-                    found = plan(data["query"], data.get("operationName"))
             reads: AsyncConnection | None = connection
             if found is not None and found.operation is not OperationType.QUERY:
                 # A write's reads must see its own writes: not on the snapshot the key was
-                # read in (SQLite); the context opens a connection when it reads.
+                # read in (SQLite); the context opens a connection when it reads. This one goes
+                # back to the pool now, not after the write (which takes one of its own).
                 reads = None
+                await connection.close()
             context = Context(self.database, principal, request, reads)
             scope[CONTEXT] = context
             scope["principal"] = principal
@@ -446,18 +458,34 @@ class GraphQLEdge:
             if (
                 data is not None
                 and found is not None
-                and found.operation is OperationType.QUERY
+                and current is not None
                 and response_media_type(accept) is not None
             ):
                 # Only what strawberry would execute: anything it refuses (406 above, a body
                 # that is not JSON) never reaches the cache.
-                await self.query(scope, receive, send, context, data, found)
+                await self.query(scope, receive, send, context, data, found, current, checked_at)
             else:
                 await self.app(scope, receive, send)
         finally:
             if context is not None:
                 await context.close()  # closes the connection when it was handed over
             await connection.close()
+
+    def plan_of(self, data: dict[str, Any] | None) -> DocumentPlan | None:
+        """The plan of the request's document, sent or persisted (nothing is registered
+        before the key is checked)."""
+        if data is None:
+            return None
+        document = data.get("query")
+        if document is None:
+            try:
+                persisted = requested(data.get("extensions"))
+            except PersistedQueryError:
+                return None
+            document = None if persisted is None else self.persisted.get(persisted.sha256)
+        if document is None:
+            return None
+        return plan(document, data.get("operationName"))
 
     async def persisted_query(
         self, data: dict[str, Any], request: Request, scope: Scope, send: Send
@@ -511,6 +539,8 @@ class GraphQLEdge:
         context: Context,
         data: dict[str, Any],
         found: DocumentPlan,
+        current: versions.VersionSet,
+        checked_at: float,
     ) -> None:
         """A query: from the cache when its versions have not moved (or within the staleness
         the client accepts), a 304 when the client holds the same answer, else executed."""
@@ -529,10 +559,6 @@ class GraphQLEdge:
                 await self.send_cached(send, entry, media_type, age)
                 count_operation(request, found, started)
                 return
-        checked_at = clock()
-        current = await versions.read(
-            await context.connection(), principal.organization_id, found.campaigns(variables)
-        )
         etag = etag_of(key, current.token)
         if etag_matches(request.headers.get("if-none-match"), etag):
             await send_answer(send, 304, b"", cache_headers(etag))

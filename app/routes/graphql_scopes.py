@@ -25,7 +25,7 @@ from graphql import (
 )
 
 from app.ids import parse_pk
-from schema.root import schema
+from schema.root import MAX_TOKENS, schema
 
 # Types whose every field is the campaign's own data: a write that changes any of it bumps the
 # campaign's version (app/versions.py). An answer that selects only these, under root fields
@@ -101,7 +101,8 @@ def plan(document: str, operation_name: str | None) -> DocumentPlan | None:
     """The plan of the operation a request runs; None when the document does not parse or has
     no such operation (strawberry then answers the request error)."""
     try:
-        parsed = parse(document)
+        # Read before the key is checked: bounded like strawberry's own parse.
+        parsed = parse(document, max_tokens=MAX_TOKENS)
     except GraphQLError:
         return None
     operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
