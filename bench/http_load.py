@@ -60,9 +60,10 @@ async def load(
     next_request: Callable[[int], bytes | None],
     concurrency: int,
     seconds: float | None = None,
+    ok: int = 200,
 ) -> LoadResult:
     """Send requests on `concurrency` keep-alive connections until `next_request` returns None
-    or `seconds` have passed; count the answers with status 200."""
+    or `seconds` have passed; count the answers with status `ok` (200 unless told)."""
     done = 0
     failures = 0
     first_failure = ""
@@ -78,7 +79,7 @@ async def load(
                 if request is None:
                     return
                 status, body = await _exchange(reader, writer, request)
-                if status == 200:
+                if status == ok:
                     done += 1
                 else:
                     failures += 1

@@ -20,6 +20,7 @@ from app.ingest.events import parse_events
 from app.migrate import upgrade
 from app.reconcile import reconcile
 from bench import queries
+from bench.cache import measure_cache
 from bench.http_load import Server, load, request_bytes
 from bench.ingest import FLOOR_DESCRIPTION, EventStream, PlainIngest, write_events_file
 from bench.organization import GeneratedOrganization, generate
@@ -487,6 +488,8 @@ async def measure_all(
             await measure_http_dashboard(
                 table, options, organization, next(iter(dashboards.values()))
             )
+            # The response cache (issue 14): warm, off, 304s, statements, memory at its bound.
+            await measure_cache(table, options, organization, next(iter(dashboards.values())))
 
         await measure_query(
             table, options, app, raw, execution,
