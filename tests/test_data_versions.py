@@ -7,6 +7,8 @@ query again: the answer shows the write and the campaign's version moved, anothe
 not.
 """
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +20,7 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
-from app import versions
+from app import pubsub, versions
 from app.cli import ingest_file
 from app.database import Database
 from app.ids import global_id, parse_pk
@@ -552,3 +554,36 @@ async def test_the_command_line_s_ingest_changes_the_answer(
     change = await watch.observe(ingest)
     assert stats_of(change.after) == stats_of(change.before) | {"recipients": 1, "sent": 1}
     assert moved_alone(change)
+
+
+async def test_sqlite_subscribers_hear_other_processes_through_the_versions(
+    database: Database, database_url: str, organization: Organization
+) -> None:
+    """The poller (SQLite): a write through another engine (as another worker or the CLI would
+    make it) wakes this process's listener within a poll; the poller stops with the last
+    listener."""
+    if not database.sqlite:
+        pytest.skip("PostgreSQL instances hear each other through NOTIFY")
+    broker = pubsub.broker_for(database)
+    assert isinstance(broker, pubsub.PollingBroker)
+    elsewhere = Database.from_url(database_url)
+    try:
+        async with broker.listen(4242) as changed:
+            await asyncio.wait_for(changed.wait(), 3)  # the first poll looks once
+            changed.clear()
+            async with elsewhere.write() as connection:
+                await versions.bump(connection, organization.id, [4242])
+            started = time.monotonic()
+            await asyncio.wait_for(changed.wait(), 3)
+            assert time.monotonic() - started <= pubsub.POLL_SECONDS + 0.5
+            changed.clear()
+            # Another campaign's write wakes no one here.
+            async with elsewhere.write() as connection:
+                await versions.bump(connection, organization.id, [4343])
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(changed.wait(), pubsub.POLL_SECONDS * 2.5)
+        await asyncio.sleep(pubsub.POLL_SECONDS * 1.5)
+        assert broker._task is not None and broker._task.done()
+    finally:
+        await elsewhere.dispose()
+        await pubsub.stop_broker(database)
