@@ -178,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"## {table.title}")
     for line in header:
         print(f"- {line}")
-    print()
-    print(table.markdown())
+    if table.rows:
+        print()
+        print(table.markdown())
     for note in table.notes:
         print(f"- {note}")
     if arguments.record:
