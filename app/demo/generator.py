@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.demo.messages import merge_fields
 from app.demo.plans import CAMPAIGNS, HORIZON, OWNERS, PRICES, CampaignPlan, VariantPlan
 from app.enums import SkipReason
 
@@ -230,6 +231,12 @@ class EventWriter:
                 "name": self.contact.name,
             },
         }
+        if type == "SENT":
+            # What the sender personalized this message with: each recipient's preview.
+            first_name = self.contact.name.split(" ", 1)[0]
+            raw["contact"]["mergeFields"] = merge_fields(
+                first_name, self.contact.city, self.contact.number
+            )
         if self.variant is not None:
             raw["variant"] = self.variant.name
         raw.update({name: value for name, value in fields.items() if value is not None})

@@ -22,6 +22,7 @@ from app.demo.generator import (
     campaign_scripts,
     recipient_counts,
 )
+from app.demo.messages import message_html
 from app.demo.plans import (
     CAMPAIGNS,
     FROM_EMAIL,
@@ -30,8 +31,6 @@ from app.demo.plans import (
     PROJECTS,
     SENDER,
     TIMEZONE,
-    CampaignPlan,
-    VariantPlan,
 )
 from app.enums import Role
 from app.ingest.apply import IngestResult, apply_events
@@ -99,21 +98,20 @@ async def create_demo_organization(
                 .returning(Campaign.id)
             )
         ).scalar_one()
-        if plan.variants:
-            await connection.execute(
-                insert(Variant),
-                [
-                    {
-                        "campaign_id": campaign_id,
-                        "name": variant.name,
-                        "subject": variant.subject,
-                        "html": message_html(plan, variant),
-                        "is_control": variant.is_control,
-                        "factors": [{"name": n, "value": v} for n, v in variant.factors],
-                    }
-                    for variant in plan.variants
-                ],
-            )
+        await connection.execute(
+            insert(Variant),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "name": variant.name,
+                    "subject": variant.subject,
+                    "html": message_html(plan, variant),
+                    "is_control": variant.is_control,
+                    "factors": [{"name": n, "value": v} for n, v in variant.factors],
+                }
+                for variant in plan.variants
+            ],
+        )
         await connection.execute(
             insert(Link),
             [
@@ -122,15 +120,6 @@ async def create_demo_organization(
             ],
         )
     return organization_id, user_ids[: len(OWNERS)]
-
-
-def message_html(plan: CampaignPlan, variant: VariantPlan) -> str:
-    factors = ", ".join(f"{name}: {value}" for name, value in variant.factors)
-    links = "".join(f'<p><a href="{link.url}">{link.label}</a></p>' for link in plan.links)
-    return (
-        f"<h1>{variant.subject}</h1><p>Hi {{{{first_name}}}},</p>"
-        f"<!-- variant {variant.name} ({factors}) -->{links}"
-    )
 
 
 async def store_contacts(

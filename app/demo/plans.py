@@ -49,7 +49,9 @@ class CampaignPlan:
     lead_rate: float  # among clickers
     purchase_rate: float  # among clickers
     links: tuple[LinkPlan, ...]
-    variants: tuple[VariantPlan, ...] = ()
+    # Every campaign has at least one variant: a variant holds the message (its html).
+    variants: tuple[VariantPlan, ...]
+    intro: str = ""  # the message's first paragraph
 
     def sent_at(self, today: datetime) -> datetime:
         # 08:00 UTC is 09:00 or 10:00 in Amsterdam: a morning send.
@@ -77,6 +79,13 @@ CAMPAIGNS = (
             LinkPlan("/stores", "Find a store", 0.15),
             LinkPlan("/account/preferences", "Email preferences", 0.1),
         ),
+        variants=(
+            VariantPlan(
+                "Main", "Trail stories: 5 autumn hikes worth the drive", (), is_control=True
+            ),
+        ),
+        intro="The leaves are turning and the trails are quiet. Our staff picked five autumn "
+        "hikes within a morning's drive, with where to park and what to pack.",
     ),
     CampaignPlan(
         external_id="webinar-layering-101",
@@ -97,6 +106,8 @@ CAMPAIGNS = (
             LinkPlan("/journal/layering-guide", "Read the layering guide", 0.25),
             LinkPlan("/events", "All events", 0.15),
         ),
+        intro="Staying warm is not about the thickest jacket. In 30 minutes our gear experts "
+        "show how to layer for wind, rain and frost, with time for your questions.",
         variants=(
             VariantPlan("A", "Join our free webinar: layering 101", (("subject", "Plain"),), True),
             VariantPlan(
@@ -129,6 +140,8 @@ CAMPAIGNS = (
             LinkPlan("/sale/tents", "Tents and sleeping bags", 0.1),
             LinkPlan("/stores", "Find a store", 0.05),
         ),
+        intro="As a member you shop the autumn sale two days before everyone else: up to 40% "
+        "off jackets, boots, tents and sleeping bags, while every size is still in stock.",
         variants=(
             VariantPlan(
                 "A",
@@ -176,6 +189,11 @@ CAMPAIGNS = (
             LinkPlan("/survey/2026/prize-draw", "Prize draw terms", 0.1),
             LinkPlan("/help", "Customer service", 0.15),
         ),
+        variants=(
+            VariantPlan("Main", "2 minutes, 5 questions: how did we do?", (), is_control=True),
+        ),
+        intro="You ordered from us this year: tell us how it went. Five questions, two "
+        "minutes, and every answer enters the draw for a EUR 250 gift card.",
     ),
     CampaignPlan(
         external_id="autumn-sale-last-chance",
@@ -196,6 +214,8 @@ CAMPAIGNS = (
             LinkPlan("/sale/bestsellers", "Bestsellers", 0.3),
             LinkPlan("/stores", "Find a store", 0.15),
         ),
+        intro="The autumn sale ends tonight. Bestsellers are going fast, but there is still "
+        "time to pick up what you had your eye on.",
         variants=(
             VariantPlan(
                 "A", "Last chance: the autumn sale ends tonight", (("content", "Banner"),), True
