@@ -1,4 +1,5 @@
-"""Adds aggregate deltas to the pre-aggregated tables: one upsert statement per table."""
+"""Adds aggregate deltas to the pre-aggregated tables: one set-based upsert per table
+(app/ingest/bulk.py), whatever the number of rows."""
 
 from datetime import datetime
 from typing import Any
@@ -7,6 +8,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.ingest.bulk import upsert_adding
 from app.ingest.contributions import Contribution
 from app.models import (
     ENGAGEMENT_COUNTERS,
@@ -69,19 +71,20 @@ async def add_deltas(connection: AsyncConnection, delta: Contribution, now: date
             continue
         table, key_columns, counter_columns = AGGREGATE_TABLES[table_name]
         entries.sort(key=lambda entry: entry[0])  # type: ignore[arg-type,return-value]
-        rows = []
-        for key, counters in entries:
-            row: dict[str, Any] = dict(zip(key_columns, key, strict=True))
-            row.update({column: counters.get(column, 0) for column in counter_columns})
-            if table_name == "campaign_stats":
-                row["updated_at"] = now
-            rows.append(row)
-        statement = dialect_insert(connection, table)
-        updates = {
-            column: table.c[column] + statement.excluded[column] for column in counter_columns
-        }
-        if table_name == "campaign_stats":
-            updates["updated_at"] = statement.excluded["updated_at"]
-        await connection.execute(
-            statement.on_conflict_do_update(index_elements=list(key_columns), set_=updates), rows
+        stamped = table_name == "campaign_stats"
+        rows = [
+            [
+                *key,
+                *(counters.get(column, 0) for column in counter_columns),
+                *([now] if stamped else []),
+            ]
+            for key, counters in entries
+        ]
+        await upsert_adding(
+            connection,
+            table,
+            key_columns,
+            counter_columns,
+            ("updated_at",) if stamped else (),
+            rows,
         )

@@ -25,11 +25,10 @@ from app.ingest.contributions import (
     Contribution,
     RecipientContext,
     contribution_change,
-    total,
 )
 from app.ingest.enrich import enrich
 from app.ingest.events import CanonicalEvent
-from app.ingest.fold_state import FoldState, fold, fold_change, recipient_state_of
+from app.ingest.fold_state import FoldState, fold, fold_change, nonzero, recipient_state_of
 from app.ingest.history import HistoryEntry
 from app.ingest.matching import (
     ContactRow,
@@ -207,7 +206,7 @@ async def apply_events(
     histories = await load_histories(connection, refolded) if refolded else {}
     marked: set[int] = set()
     folded: dict[int, tuple[RecipientContext, FoldState, RecipientState]] = {}
-    deltas: list[Contribution] = []
+    delta: Contribution = {}  # the batch's, summed per aggregate key as it is computed
     for rid in sorted(changed):
         context, stored = locked[rid]
         new_ids = {entry.id for entry in added[rid]}
@@ -228,10 +227,14 @@ async def apply_events(
                 dataclasses.replace(e, bot=True) if e.id in flagged else e
                 for e in old_history + added[rid]
             ]
-            deltas.append(contribution_change(context, old_history, new_context, history, state))
+            change = contribution_change(context, old_history, new_context, history, state)
+            for key, counters in change.items():
+                target = delta.setdefault(key, {})
+                for name, amount in counters.items():
+                    target[name] = target.get(name, 0) + amount
             folded[rid] = (new_context, new, state)
         else:
-            deltas.append(fold_change(context, old, new, added[rid], new_state=state))
+            fold_change(context, old, new, added[rid], into=delta)
             folded[rid] = (context, new, state)
     for chunk in in_chunks(sorted(marked)):
         await connection.execute(
@@ -244,7 +247,7 @@ async def apply_events(
             )
         )
     await store_recipients(connection, folded, now)
-    await add_deltas(connection, total(deltas), now)
+    await add_deltas(connection, nonzero(delta), now)
     await suppress_contacts(connection, matched, contacts, now)
     result.campaign_ids = {locked[rid][0].campaign_id for rid in changed}
     await versions.bump(connection, organization_id, result.campaign_ids, now)  # issue 14

@@ -9,10 +9,13 @@ statement over `unnest` of one array per column, whatever the number of rows.
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.database import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
 
@@ -21,9 +24,21 @@ LENGTH = re.compile(r"\(\d+\)")
 SQLITE_PARAMETERS = 32_000
 
 
+def sqlite_instant(value: datetime) -> str:
+    """An aware instant as SQLAlchemy stores it on SQLite (UTCDateTime: naive UTC text with
+    microseconds), without its per-value formatting."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def _processors(connection: AsyncConnection, table: Table, names: Sequence[str]) -> list[Processor]:
     dialect = connection.dialect
-    return [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    sqlite = dialect.name == "sqlite"
+    return [
+        sqlite_instant
+        if sqlite and isinstance(table.c[name].type, UTCDateTime)
+        else table.c[name].type._cached_bind_processor(dialect)
+        for name in names
+    ]
 
 
 def converted(
@@ -110,3 +125,38 @@ async def insert_returning(
         )
         found += result.all()
     return found
+
+
+async def upsert_adding(
+    connection: AsyncConnection,
+    table: Table,
+    keys: Sequence[str],
+    counters: Sequence[str],
+    replaced: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """INSERT each row (keys, counters, replaced columns), or add its counters to the row with the
+    same keys and replace the `replaced` columns. Rows should come in key order (a fixed lock
+    order) with each key once."""
+    if not rows:
+        return
+    names = [*keys, *counters, *replaced]
+    columns = converted(connection, table, names, rows)
+    updates = ", ".join(
+        [f"{name} = {table.name}.{name} + excluded.{name}" for name in counters]
+        + [f"{name} = excluded.{name}" for name in replaced]
+    )
+    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    target = f"INSERT INTO {table.name} ({', '.join(names)}) "
+    if connection.dialect.name == "postgresql":
+        arrays = ", ".join(
+            f"${n}::{_array_type(connection, table, name)}" for n, name in enumerate(names, start=1)
+        )
+        await connection.exec_driver_sql(
+            f"{target}SELECT * FROM unnest({arrays}){tail}", tuple(columns)
+        )
+        return
+    placeholders = ", ".join("?" * len(names))
+    await connection.exec_driver_sql(
+        f"{target}VALUES ({placeholders}){tail}", list(zip(*columns, strict=True))
+    )

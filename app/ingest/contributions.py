@@ -253,10 +253,12 @@ def contribution_change(
     }
 
 
-def per_event_parts(context: RecipientContext, entries: Iterable[HistoryEntry]) -> Contribution:
+def per_event_parts(
+    context: RecipientContext, entries: Iterable[HistoryEntry], into: Contribution | None = None
+) -> Contribution:
     """The parts of a contribution that each event adds on its own: timeline counts, events per
-    value, link clicks and clicks per link and contact."""
-    result: Contribution = {}
+    value, link clicks and clicks per link and contact (added to `into` when given)."""
+    result: Contribution = {} if into is None else into
     campaign_id = context.campaign_id
     variant = context.variant_id or 0
     domain = (_EMAIL_DOMAIN, context.email_domain)

@@ -25,10 +25,10 @@ from app.ingest.contributions import (
     LINKS,
     STATS,
     Contribution,
+    Counters,
     RecipientContext,
     engagement_values,
     per_event_parts,
-    stats_counters,
 )
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import (
@@ -45,7 +45,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 WINDOW = SCANNER_WINDOW // MICROSECOND
 HARD = BounceType.HARD.value
-VERSION = 1  # of the stored JSON; another version is folded again from the history
+VERSION = 2  # of the stored JSON; another version is folded again from the history
 
 # Plain values for the hot loop: enum lookups are slow on Python 3.11.
 _OPENED, _CLICKED, _DELIVERED = T.OPENED, T.CLICKED, T.DELIVERED
@@ -53,6 +53,8 @@ _UNSUBSCRIBED, _DROPPED, _NOT_SENT, _BOUNCED = T.UNSUBSCRIBED, T.DROPPED, T.NOT_
 _PURCHASED, _SENT = T.PURCHASED, T.SENT
 _ANCHORS = frozenset({T.SENT, T.DELIVERED})
 _TYPE_RANK = {kind: rank for kind, rank in TYPE_RANK.items()}
+DELIVERED_RANK, BOUNCED_RANK = DELIVERY_RANK[T.DELIVERED], DELIVERY_RANK[T.BOUNCED]
+DEFERRED_RANK, DROPPED_RANK = DELIVERY_RANK[T.DEFERRED], DELIVERY_RANK[T.DROPPED]
 
 
 def micros(moment: datetime) -> int:
@@ -101,8 +103,9 @@ class FoldState:
     clicks: dict[int, tuple[int, int | None, bool]] = field(
         default_factory=dict
     )  # id -> t, link, bot
-    opened_values: set[tuple[str, str]] = field(default_factory=set)  # besides the email domain
-    clicked_values: set[tuple[str, str]] = field(default_factory=set)
+    # "DIMENSION:value" strings (a set of strings loads at C speed), besides the email domain
+    opened_values: set[str] = field(default_factory=set)
+    clicked_values: set[str] = field(default_factory=set)
     links: set[int] = field(default_factory=set)
 
     def copy(self) -> "FoldState":
@@ -174,7 +177,7 @@ class FoldState:
         if kind is _OPENED or kind is _CLICKED:
             self.first_open = _min(self.first_open, t)
             self.last_open = _max(self.last_open, t)
-            values = engagement_values(entry)
+            values = [f"{dimension}:{value}" for dimension, value in engagement_values(entry)]
             self.opened_values.update(values)
             if kind is _OPENED:
                 self.machine_opens += entry.machine
@@ -300,9 +303,65 @@ def engaged_sets(
 ) -> tuple[set[tuple[str, str]], set[tuple[str, str]], set[int]]:
     """The values a recipient opened and clicked in (its email domain too), and its links."""
     domain = ("EMAIL_DOMAIN", context.email_domain)
-    opened = s.opened_values | {domain} if s.first_open is not None else set()
-    clicked = s.clicked_values | {domain} if s.first_click is not None else set()
+    opened = {_pair(v) for v in s.opened_values} | {domain} if s.first_open is not None else set()
+    clicked = (
+        {_pair(v) for v in s.clicked_values} | {domain} if s.first_click is not None else set()
+    )
     return opened, clicked, set(s.links)
+
+
+def _pair(value: str) -> tuple[str, str]:
+    dimension, _, text = value.partition(":")
+    return dimension, text
+
+
+def stats_of(s: FoldState) -> Counters:
+    """contributions.stats_counters(recipient_state_of(s)), straight from the summary."""
+    count = s.counts.get
+    opens, clicks = count("OPENED", 0), count("CLICKED", 0)
+    complained, unsubscribed = bool(count("COMPLAINED")), bool(count("UNSUBSCRIBED"))
+    rank = None
+    if opens or clicks or complained or unsubscribed:
+        rank = DELIVERED_RANK
+    elif s.latest_delivery is not None:
+        rank = s.latest_delivery[1]
+    bounced = rank == BOUNCED_RANK
+    hard = bounced and s.bounce is not None and bool(s.bounce[0])
+    bot_clicks = sum(1 for _, _, bot in s.clicks.values() if bot) if clicks else 0
+    opened, clicked = bool(opens or clicks), bool(clicks)
+    opted_out = unsubscribed or complained
+    delivered = rank == DELIVERED_RANK
+    return {
+        "recipients": 1,
+        "sent": int(rank is not None),
+        "not_sent": int(rank is None and bool(count("NOT_SENT"))),
+        "delivered": int(delivered),
+        "deferred": int(rank == DEFERRED_RANK),
+        "dropped": int(rank == DROPPED_RANK),
+        "bounced": int(bounced),
+        "hard_bounced": int(hard),
+        "soft_bounced": int(bounced and not hard),
+        "opened": int(opened),
+        "opens": opens,
+        "clicked": int(clicked),
+        "clicks": clicks,
+        "human_opened": int(opens > s.machine_opens or clicks > bot_clicks),
+        "human_clicked": int(clicks > bot_clicks),
+        "machine_opens": s.machine_opens,
+        "bot_clicks": bot_clicks,
+        "complained": int(complained),
+        "unsubscribed": int(unsubscribed),
+        "responded": int(bool(count("RESPONDED"))),
+        "leads": int(bool(count("LEAD"))),
+        "opportunities": int(bool(count("OPPORTUNITY"))),
+        "purchases": int(bool(count("PURCHASED"))),
+        "revenue_cents": s.revenue_cents,
+        "funnel_opted_out": int(opted_out),
+        "funnel_clicked": int(not opted_out and clicked),
+        "funnel_opened": int(not opted_out and not clicked and opened),
+        "funnel_received": int(not opted_out and not opened and delivered),
+        "funnel_not_received": int(not opted_out and not opened and not delivered),
+    }
 
 
 def fold_change(
@@ -310,24 +369,20 @@ def fold_change(
     old: FoldState,
     new: FoldState,
     added: Iterable[HistoryEntry],
-    old_state: RecipientState | None = None,
-    new_state: RecipientState | None = None,
+    into: Contribution | None = None,
 ) -> Contribution:
     """What a recipient adds to the aggregates after `added` folded `old` into `new` (and click
     flags may have moved), with the same context: contributions.contribution_change without the
-    history."""
-    old_state = old_state or recipient_state_of(old)
-    new_state = new_state or recipient_state_of(new)
-    result = per_event_parts(context, added)
-    old_stats, new_stats = stats_counters(old_state), stats_counters(new_state)
-    changed = {
-        name: value - old_stats[name]
-        for name, value in new_stats.items()
-        if value != old_stats[name]
-    }
-    if changed:
+    history. Added to `into` when given (a batch's total; counters may end at 0 there)."""
+    result: Contribution = {} if into is None else into
+    per_event_parts(context, added, into=result)
+    old_stats, new_stats = stats_of(old), stats_of(new)
+    if old_stats != new_stats:
         key = (STATS, (context.campaign_id, context.variant_id or 0, context.owner_id or 0))
-        result[key] = changed
+        target = result.setdefault(key, {})
+        for field_name, amount in new_stats.items():
+            if amount != old_stats[field_name]:
+                target[field_name] = target.get(field_name, 0) + amount - old_stats[field_name]
     if (
         (new.first_open is None) != (old.first_open is None)
         or (new.first_click is None) != (old.first_click is None)
@@ -348,9 +403,16 @@ def fold_change(
         for link_id in links ^ old_links:
             counters = result.setdefault((LINKS, (link_id, variant)), {})
             counters["clicked"] = counters.get("clicked", 0) + (1 if link_id in links else -1)
+    if into is not None:
+        return result
+    return nonzero(result)
+
+
+def nonzero(contribution: Contribution) -> Contribution:
+    """The contribution without counters at 0, and without keys left empty."""
     return {
         key: kept
-        for key, counters in result.items()
+        for key, counters in contribution.items()
         if (kept := {name: amount for name, amount in counters.items() if amount})
     }
 
@@ -414,8 +476,8 @@ def loads(text: str | bytes | None) -> FoldState | None:
         bounce=_tuple(data[15]),
         anchors=set(data[16]),
         clicks={click[0]: (click[1], click[2], bool(click[3])) for click in data[17]},
-        opened_values={(d, v) for d, v in data[18]},
-        clicked_values={(d, v) for d, v in data[19]},
+        opened_values=set(data[18]),
+        clicked_values=set(data[19]),
         links=set(data[20]),
     )
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.enums import ResponseType
 from app.ingest.automation import scanner_click_ids
-from app.ingest.contributions import RecipientContext, contribution_change
+from app.ingest.contributions import RecipientContext, contribution_change, stats_counters
 from app.ingest.fold_state import (
     EMPTY,
     FoldState,
@@ -19,6 +19,7 @@ from app.ingest.fold_state import (
     fold_change,
     loads,
     recipient_state_of,
+    stats_of,
 )
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import recipient_state
@@ -70,6 +71,7 @@ def batches(draw: st.DrawFn) -> list[list[HistoryEntry]]:
 @given(histories())
 def test_the_summary_gives_the_state_of_the_whole_history(history: list[HistoryEntry]) -> None:
     assert recipient_state_of(fold(history)) == recipient_state(history)
+    assert stats_of(fold(history)) == stats_counters(recipient_state(history))
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -125,7 +127,7 @@ def test_a_worked_example() -> None:
     assert result.first_opened_at == START + timedelta(seconds=3)
     assert result.last_opened_at == START + timedelta(seconds=700)
     assert result.latest_response_id == 4
-    assert state.opened_values == state.clicked_values == {("COUNTRY", "NL")}
+    assert state.opened_values == state.clicked_values == {"COUNTRY:NL"}
     assert state.links == {1, 2}
 
 
