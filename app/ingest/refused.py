@@ -132,9 +132,11 @@ async def replay_refused(
                 for key, reason in sorted(done.still_refused.items())
             ],
         )
+    if events:
+        done.result = await ingest_provider_events(connection, organization_id, events, now)
+    # Last, after ingest has locked its recipients: the organization's version row is taken by
+    # every writer, so taking it before other locks could deadlock with a concurrent ingest.
     new_reasons = any(done.still_refused.get(row.id, row.reason) != row.reason for row in rows)
     if done.replayed or new_reasons:
         await versions.bump(connection, organization_id, (), now)  # refusedEvents (issue 14)
-    if events:
-        done.result = await ingest_provider_events(connection, organization_id, events, now)
     return done

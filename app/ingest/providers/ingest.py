@@ -250,8 +250,6 @@ async def ingest_provider_events(
             },
         )
     fresh = await keep_raw(connection, organization_id, kept, now)
-    if fresh:  # kept aside: Query.refusedEvents changed (issue 14)
-        await versions.bump(connection, organization_id, (), now)
     result.unmatched += fresh
     result.duplicates += len(kept) - fresh
     await record_and_apply_pending(
@@ -265,4 +263,6 @@ async def ingest_provider_events(
         result,
         now,
     )
+    if fresh:  # kept aside: Query.refusedEvents changed (issue 14); last, after every lock
+        await versions.bump(connection, organization_id, (), now)
     return result
