@@ -13,7 +13,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLField, GraphQLResolveInfo, GraphQLScalarType, get_nullable_type
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    get_nullable_type,
+)
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -49,7 +55,7 @@ def direct(schema: strawberry.Schema, graphql_field: GraphQLField, name: str) ->
             raise NotDirect(f"{name}({argument_name}:) is not a scalar argument")
     # The Python name of each GraphQL argument.
     names = {schema.config.name_converter.from_argument(a): a.python_name for a in field.arguments}
-    method = resolver.wrapped_func
+    method: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
     info_name = resolver.info_parameter.name
     info_class = schema.config.info_class
 
@@ -64,5 +70,7 @@ def direct(schema: strawberry.Schema, graphql_field: GraphQLField, name: str) ->
 def resolve_directly(schema: strawberry.Schema, fields: Iterable[tuple[str, str]]) -> None:
     """Make graphql-core call these fields' resolver methods directly."""
     for type_name, field_name in fields:
-        graphql_field = schema._schema.type_map[type_name].fields[field_name]  # type: ignore[union-attr]
+        graphql_type = schema._schema.type_map[type_name]
+        assert isinstance(graphql_type, GraphQLObjectType), type_name
+        graphql_field = graphql_type.fields[field_name]
         graphql_field.resolve = direct(schema, graphql_field, f"{type_name}.{field_name}")

@@ -95,14 +95,14 @@ async def pks(database: Database, organization: Organization, campaign_id: str) 
             person = email.split("@")[0]
             found[f"contact:{person}"] = contact_pk
             found[f"recipient:{person}"] = recipient_pk
-        rows = await connection.execute(
+        variants = await connection.execute(
             select(Variant.name, Variant.id).where(Variant.campaign_id == campaign_pk)
         )
-        found.update({f"variant:{name}": pk for name, pk in rows})
-        rows = await connection.execute(
+        found.update({f"variant:{name}": pk for name, pk in variants})
+        links = await connection.execute(
             select(Link.url, Link.id).where(Link.campaign_id == campaign_pk)
         )
-        found.update({url: pk for url, pk in rows})
+        found.update({url: pk for url, pk in links})
     return found
 
 
