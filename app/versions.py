@@ -98,7 +98,8 @@ async def bump(
 ) -> None:
     """Move the versions of these campaigns and of their organization, in the caller's write
     transaction. One statement whatever the count; rows in ascending scope order, so concurrent
-    writers lock them in one order (no deadlock on PostgreSQL)."""
+    writers lock them in one order (no deadlock on PostgreSQL). Every writer of the organization
+    takes its row (scope 0) until it commits: call this after the transaction's other locks."""
     stamp = now or datetime.now(UTC)
     scopes = sorted({ORGANIZATION, *(int(pk) for pk in campaign_ids if pk)})
     statement = _insert(connection).values(
