@@ -188,3 +188,29 @@ async def test_the_cache_holds_at_most_its_bound(database_url, database, bound):
         # fit, the older ones were evicted.
         assert 1 <= len(cache) <= 2
         assert cache.evictions >= 2
+
+
+async def test_the_cache_shows_in_metrics(database_url, database):
+    settings = Settings(database_url=database_url, metrics_token="scrape-token")
+    app = create_app(settings, database)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        organization = await make_organization(database)
+        campaign_id = await campaign_with_events(client, organization)
+        for _ in range(3):
+            await dashboard(client, organization, campaign_id)
+        scraped = await client.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in scraped.text.splitlines()
+        if line.startswith("campaign_graph_response_cache")
+    }
+    cache = app.state.graphql.cache
+    assert cache.bytes > 1000
+    assert samples == {
+        "campaign_graph_response_cache_bytes": cache.bytes,
+        "campaign_graph_response_cache_entries": 1.0,
+        "campaign_graph_response_cache_hits_total": 2.0,
+        "campaign_graph_response_cache_misses_total": 1.0,
+    }
