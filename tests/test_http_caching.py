@@ -89,6 +89,15 @@ async def test_max_stale_serves_the_cached_answer_within_n_seconds_with_its_age(
     assert stale.json()["extensions"]["cache"] == {"age": 20}
     assert "cost" in stale.json()["extensions"]  # the answer's own extensions are kept
 
+    # The client already holds that answer: a 304, with the same Age.
+    held = await dashboard(
+        client,
+        organization,
+        campaign_id,
+        headers={"Cache-Control": "max-stale=30", "If-None-Match": stale.headers["etag"]},
+    )
+    assert (held.status_code, held.headers["age"]) == (304, "20")
+
     exact = await dashboard(client, organization, campaign_id)
     assert sent(exact) == 2
     assert "age" not in exact.headers

@@ -556,7 +556,11 @@ class GraphQLEdge:
             age = clock() - entry.computed_at
             if age <= stale:
                 self.cache.hits += 1
-                await self.send_cached(send, entry, media_type, age)
+                if etag_matches(request.headers.get("if-none-match"), entry.etag):
+                    headers = [*cache_headers(entry.etag), (b"age", b"%d" % age)]
+                    await send_answer(send, 304, b"", headers)
+                else:
+                    await self.send_cached(send, entry, media_type, age)
                 count_operation(request, found, started)
                 return
         etag = etag_of(key, current.token)
