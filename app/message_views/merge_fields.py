@@ -109,16 +109,20 @@ def _default(text: str | None) -> str:
     return text
 
 
+def placeholder_parts(match: re.Match[str]) -> tuple[str, str | None]:
+    """A PLACEHOLDER match's field name and default as written (None: no default)."""
+    if match.group("tag") is not None:
+        return match.group("tag"), None
+    if match.group("triple") is not None:
+        return match.group("triple"), match.group("triple_default")
+    return match.group("name"), match.group("default")
+
+
 def render(template: str, fields: Mapping[str, str]) -> str:
     """The template with its placeholders filled from `fields` (by lookup key, see `lookup`)."""
 
     def fill(match: re.Match[str]) -> str:
-        if match.group("tag") is not None:
-            name, default = match.group("tag"), None
-        elif match.group("triple") is not None:
-            name, default = match.group("triple"), match.group("triple_default")
-        else:
-            name, default = match.group("name"), match.group("default")
+        name, default = placeholder_parts(match)
         value = fields.get(field_key(name.strip()))
         if not value:
             return _default(default)

@@ -108,3 +108,75 @@ def test_the_click_map_is_sanitized_and_sanitizing_twice_changes_nothing() -> No
     assert sanitize_html(marked_html) == marked_html
     once = sanitize_html(html)
     assert sanitize_html(once) == once
+
+
+class Chips(HTMLParser):
+    """The merge-field chips of a click map: (title, text)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.chips: list[tuple[str | None, str]] = []
+        self.in_chip = False
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "span" and found.get("class") == "cg-merge-field":
+            self.in_chip = True
+            self.chips.append((found.get("title"), ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_chip = self.in_chip and tag != "span"
+
+    def handle_data(self, data: str) -> None:
+        if self.in_chip:
+            title, text = self.chips[-1]
+            self.chips[-1] = (title, text + data)
+
+
+def test_placeholders_in_the_text_show_as_chips_and_in_attributes_stay() -> None:
+    html = (
+        f'<p title="{{{{FNAME}}}}">Hi {{{{ FNAME|there }}}} &amp; *|CITY|* &lt;3</p>'
+        f'<a href="{SHOP}?u={{{{id}}}}">Your {{{{{{plan}}}}}}</a>'
+    )
+    marked_html = click_map(html, [link(SHOP, 1, 1, 1)])
+    assert Chips(marked_html).chips == [
+        ("{{ FNAME|there }}", "FNAME"),
+        ("*|CITY|*", "CITY"),
+        ("{{{plan}}}", "plan"),
+    ]
+    # Written as it is in attributes; the text around the chips is kept, escaped.
+    assert 'title="{{FNAME}}"' in marked_html and f'href="{SHOP}?u={{{{id}}}}"' in marked_html
+    assert " &amp; " in marked_html and " &lt;3</p>" in marked_html
+    assert sanitize_html(marked_html) == marked_html
+
+
+class Colours(HTMLParser):
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.colours: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("class") == "cg-click-badge":
+            self.colours.append(str(found["style"]).rsplit("background: ", 1)[1])
+
+
+def test_badge_colours_compare_each_link_with_the_most_clicked_one() -> None:
+    # Shares divide by the whole campaign's clicks and may all be small: colours do not use them.
+    urls = [f"https://shop.example/{n}" for n in range(6)]
+    html = "".join(f'<a href="{url}">{n}</a>' for n, url in enumerate(urls))
+    counts = [40, 20, 19, 8, 7, 0]  # of 40: half or more red, a fifth or more orange, then amber
+    links = [
+        link(url, None, clicks, clicks, total=1000)
+        for url, clicks in zip(urls, counts, strict=True)
+    ]
+    assert Colours(click_map(html, links)).colours == [
+        "#b91c1c",
+        "#b91c1c",
+        "#ea580c",
+        "#ea580c",
+        "#d97706",
+        "#6b7280",
+    ]
