@@ -1,6 +1,7 @@
 """Live statistics over graphql-transport-ws: authenticated at connection_init, scoped to the
-organization, at most one message a second with the newest numbers, across app instances on
-PostgreSQL."""
+organization, at most one message a second with the newest numbers, across app instances and
+from the command line (PostgreSQL: NOTIFY; SQLite: each app polls the subscribed campaigns' data
+versions at most once a second)."""
 
 import asyncio
 import json
@@ -35,6 +36,10 @@ subscription($id: ID!) {
   campaignStats(campaignId: $id) { recipients sent delivered opened clicks openRate clickRate }
 }
 """
+# A write made by another process reaches a subscriber within this many seconds: on SQLite the
+# app polls the data versions once a second and sends at most one message a second, so 2 s at
+# worst; the rest is slack for a loaded machine.
+HEARD_WITHIN = 5.0
 
 
 def free_port() -> int:
@@ -308,8 +313,6 @@ async def test_a_subscriber_hears_events_ingested_from_a_file(
 async def test_a_subscriber_hears_a_repair_made_by_the_command_line(
     app, client, organization, database, database_url
 ):
-    if database_url.startswith("sqlite"):
-        pytest.skip("the command line reaches the app's subscribers through PostgreSQL's NOTIFY")
     campaign_id = await make_campaign(client, organization, "spring")
     await post_events(client, organization, [event("SENT", "ann@example.com", id="1")])
     # Drift: 5 sends too many in the stored aggregate row.
@@ -326,8 +329,8 @@ async def test_a_subscriber_hears_a_repair_made_by_the_command_line(
             output, errors = await asyncio.wait_for(repair.communicate(), 120)
             assert repair.returncode == 0, errors.decode()
             assert b"repaired" in output
-            # Recomputed from the history: ann's one send.
-            assert (await next_stats(socket, timeout=15))["sent"] == 1
+            # Recomputed from the history: ann's one send. Heard within HEARD_WITHIN.
+            assert (await next_stats(socket, timeout=HEARD_WITHIN))["sent"] == 1
 
 
 async def expect_closed(socket: ClientConnection) -> int | None:
@@ -398,7 +401,7 @@ async def test_a_lost_listen_connection_is_reopened_and_nothing_is_missed(
             assert (await next_stats(socket, timeout=15))["sent"] == 1
 
 
-# --- Two app instances sharing one PostgreSQL database ---------------------------------------
+# --- Two app instances sharing one database ---------------------------------------------------
 
 
 def start_instance(database_url: str, port: int) -> subprocess.Popen[bytes]:
@@ -429,8 +432,6 @@ async def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
 async def test_a_subscriber_on_one_instance_hears_events_posted_to_another(
     database_url, client, organization
 ):
-    if database_url.startswith("sqlite"):
-        pytest.skip("several app instances share a database on PostgreSQL only")
     campaign_id = await make_campaign(client, organization, "spring")
     ports = free_port(), free_port()
     instances = [start_instance(database_url, port) for port in ports]
@@ -455,7 +456,7 @@ async def test_a_subscriber_on_one_instance_hears_events_posted_to_another(
                 )
                 assert response.status_code == 200, response.text
             # ann clicked (which proves an open): 1 of 3 sent opened and clicked.
-            stats = await next_stats(socket)
+            stats = await next_stats(socket, timeout=HEARD_WITHIN)
             assert (stats["sent"], stats["delivered"], stats["opened"], stats["clicks"]) == (
                 3, 1, 1, 1,
             )  # fmt: skip
