@@ -28,7 +28,7 @@ from app.models import Link as LinkModel
 from app.pubsub import publish_campaigns_changed
 from resolvers.campaigns import campaign_by_reference, find_campaign_row
 from resolvers.context import Info
-from resolvers.records import AddRecipientsResult, UpsertCampaignResult
+from resolvers.records import AddRecipientsResult, UpsertCampaignResult, UserError
 from resolvers.response_mutations import fresh_reads
 from resolvers.user_errors import UserErrors
 
@@ -200,7 +200,8 @@ async def upsert_campaign(info: Info, input: UpsertCampaignSpec) -> UpsertCampai
         return UpsertCampaignResult(campaign=None, user_errors=errors.errors)
 
     organization_id = info.context.organization_id
-    async with info.context.database.write() as connection:
+
+    async def store(connection: AsyncConnection) -> tuple[int, set[int]]:
         values: dict[str, Any] = {"name": input.name.strip()}
         optional = {
             "subject": input.subject,
@@ -246,8 +247,13 @@ async def upsert_campaign(info: Info, input: UpsertCampaignSpec) -> UpsertCampai
         await _upsert_links(connection, campaign_id, input)
         applied = await apply_unmatched(connection, organization_id, [input.external_id.strip()])
         await versions.bump(connection, organization_id, [campaign_id])  # issue 14
+        return campaign_id, applied.campaign_ids
+
+    # On PostgreSQL, where every writer of the organization takes its data-versions row, a
+    # transaction aborted by a deadlock or a serialization failure runs again (bounded).
+    campaign_id, applied_ids = await info.context.database.retrying_write(store)
     # The cost (and so cost per click...) may have changed even when no event was applied.
-    await publish_campaigns_changed(info.context.database, {campaign_id, *applied.campaign_ids})
+    await publish_campaigns_changed(info.context.database, {campaign_id, *applied_ids})
     await fresh_reads(info)
     return UpsertCampaignResult(campaign=await find_campaign_row(info, campaign_id), user_errors=[])
 
@@ -345,7 +351,10 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
     if errors or campaign is None:
         return AddRecipientsResult(added=0, skipped=0, user_errors=errors.errors)
 
-    async with info.context.database.write() as connection:
+    async def store(connection: AsyncConnection) -> tuple[list[UserError], set[int], set[int]]:
+        """(refusals, new recipient ids, campaigns of kept events applied); run again whole
+        after an aborted transaction, so it starts from no refusals of its own."""
+        refusals = UserErrors()
         variant_id = None
         if input.variant_name:
             variant_id = (
@@ -356,26 +365,29 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
                 )
             ).scalar_one_or_none()
             if variant_id is None:
-                errors.add(
+                refusals.add(
                     ["input", "variantName"],
                     f"the campaign has no variant {input.variant_name!r}",
                     "NOT_FOUND",
                 )
-                return AddRecipientsResult(added=0, skipped=0, user_errors=errors.errors)
+                return refusals.errors, set(), set()
         taken = await _external_ids_taken(connection, organization_id, external_ids)
         for index, contact in enumerate(input.contacts):
             if contact.external_id in taken:
-                errors.add(
+                refusals.add(
                     ["input", "contacts", index, "externalId"],
                     f"externalId {contact.external_id!r} belongs to another contact",
                     "DUPLICATE",
                 )
-        if errors:
-            return AddRecipientsResult(added=0, skipped=0, user_errors=errors.errors)
+        if refusals:
+            return refusals.errors, set(), set()
         owners = {
             e: await _user_id(connection, organization_id, e)
-            for e in {c["owner"] for c in contacts.values() if c["owner"]}
+            for e in sorted({c["owner"] for c in contacts.values() if c["owner"]})
         }
+        # Contacts written in email order, as ingest writes them: concurrent writers wait for
+        # each other's rows instead of deadlocking.
+        in_email_order = [contacts[email] for email in sorted(contacts)]
         await connection.execute(
             dialect_insert(connection, Contact.__table__).on_conflict_do_nothing(),
             [
@@ -384,7 +396,7 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
                     "email": c["email"],
                     "created_at": datetime.now(UTC),
                 }
-                for c in contacts.values()
+                for c in in_email_order
             ],
         )
         # Given fields overwrite, missing ones keep what the contact had: one executemany.
@@ -395,7 +407,7 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
                 "new_external_id": wanted["external_id"],
                 "new_owner_id": owners.get(wanted["owner"]) if wanted["owner"] else None,
             }
-            for wanted in contacts.values()
+            for wanted in in_email_order
             if wanted["name"] or wanted["external_id"] or wanted["owner"]
         ]
         if changes:
@@ -459,8 +471,15 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
         renamed = [row.id for row in found if contacts[row.email]["name"]]
         touched = await versions.campaigns_of_contacts(connection, renamed)
         await versions.bump(connection, organization_id, {campaign.id, *touched})
-    if new_ids or applied.campaign_ids:
-        await publish_campaigns_changed(info.context.database, {campaign.id, *applied.campaign_ids})
+        return [], new_ids, applied.campaign_ids
+
+    # On PostgreSQL, where every writer of the organization takes its data-versions row, a
+    # transaction aborted by a deadlock or a serialization failure runs again (bounded).
+    refused, new_ids, applied_ids = await info.context.database.retrying_write(store)
+    if refused:
+        return AddRecipientsResult(added=0, skipped=0, user_errors=refused)
+    if new_ids or applied_ids:
+        await publish_campaigns_changed(info.context.database, {campaign.id, *applied_ids})
     await fresh_reads(info)
     added = len(new_ids)
     return AddRecipientsResult(added=added, skipped=len(input.contacts) - added, user_errors=[])
