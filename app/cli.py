@@ -8,12 +8,13 @@ turns its refusals into a CommandError: one line on standard error, exit status 
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 from sqlalchemy import select
 
@@ -160,14 +161,23 @@ async def ingest_file(database: Database, org_name: str, path: Path, provider: s
 
     org = await organization_id(database, org_name)
     try:
-        events = read_events(path.read_bytes(), provider)
-        with Progress(console=err_console) as progress:
+        with err_console.status(f"reading {path.name}"):
+            events = read_events(path.read_bytes(), provider)
+        with Progress(
+            *Progress.get_default_columns(), MofNCompleteColumn(), console=err_console
+        ) as progress:
             task = progress.add_task(f"ingesting {path.name}", total=len(events))
-            return await apply_in_batches(
+            began = time.perf_counter()
+            result = await apply_in_batches(
                 database, org, events, provider, lambda count: progress.advance(task, count)
             )
+            seconds = time.perf_counter() - began
     except ReplayError as exc:
         raise CommandError(str(exc)) from None
+    # On standard error with the bar: standard output stays the counts alone.
+    rate = len(events) / seconds if seconds else 0.0
+    err_console.print(f"{len(events):,} events in {seconds:,.1f} s: {rate:,.0f} events/s")
+    return result
 
 
 def command_ingest(args: argparse.Namespace) -> None:

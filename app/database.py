@@ -49,12 +49,26 @@ def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     """Create the async engine with the pragmas and transaction handling each backend needs."""
     if is_sqlite(database_url):
+        # Few kept connections: each holds its own page cache, prepared statements and an
+        # aiosqlite thread (with its malloc arena), and 40 of them made a server grow for
+        # hundreds of MiB under sustained ingest (issue 13). One writer at a time needs one
+        # connection (Database keeps it), and reads gain little from more; bursts get overflow
+        # connections, closed when given back (their caches with them).
         engine = create_async_engine(
-            database_url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20, **options
+            database_url,
+            connect_args={"timeout": 30},
+            pool_size=SQLITE_KEPT_CONNECTIONS,
+            max_overflow=SQLITE_OVERFLOW_CONNECTIONS,
+            **options,
         )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(database_url, pool_size=20, max_overflow=10, **options)
+
+
+# Six connections kept (the writer's and readers'); up to ten more for a burst of readers.
+SQLITE_KEPT_CONNECTIONS = 6
+SQLITE_OVERFLOW_CONNECTIONS = 10
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -99,6 +113,16 @@ class Database:
         self.engine = engine
         self.sqlite = is_sqlite(engine)
         self._write_lock = asyncio.Lock()
+        # SQLite's one writer keeps its connection: a request may hold a read connection while
+        # it waits for the write lock (a GraphQL mutation does), so with as many waiting as the
+        # pool has connections the lock holder would wait for one until the pool's timeout.
+        self._writer: AsyncConnection | None = None
+        self._writer_opening = asyncio.Lock()
+
+    @property
+    def keeps_writer(self) -> bool:
+        """Whether SQLite's writer holds its connection (checked out of the pool) now."""
+        return self._writer is not None and not self._writer.closed
 
     @classmethod
     def from_url(cls, database_url: str, **options: Any) -> "Database":
@@ -110,10 +134,9 @@ class Database:
         if self.sqlite:
             # SQLite has one writer; queueing here is cheaper than spinning on busy_timeout.
             async with self._write_lock:
-                async with self.engine.connect() as connection:
-                    connection = await connection.execution_options(write=True)
-                    async with connection.begin():
-                        yield connection
+                writer = await self._writer_connection()
+                async with writer.begin():
+                    yield writer
         else:
             async with self.engine.begin() as connection:
                 yield connection
@@ -139,13 +162,30 @@ class Database:
             await asyncio.sleep(random.uniform(0, 0.02 * 2**attempt))
         raise AssertionError("unreachable")
 
+    async def _writer_connection(self) -> AsyncConnection:
+        """SQLite's writer's connection, taken from the pool once and kept (an invalidated one
+        reconnects by itself on its next use)."""
+        if self._writer is None or self._writer.closed:
+            async with self._writer_opening:
+                if self._writer is None or self._writer.closed:
+                    connection = await self.engine.connect()
+                    self._writer = await connection.execution_options(write=True)
+        return self._writer
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only connection."""
+        if self.sqlite and self._writer is None:
+            # The writer takes its connection before the first reader, so readers waiting for
+            # the write lock can never have taken the last one.
+            await self._writer_connection()
         async with self.engine.connect() as connection:
             yield connection
 
     async def dispose(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         await self.engine.dispose()
 
 
