@@ -24,6 +24,7 @@ from app.enums import Role
 from app.ingest.aggregate_writer import AGGREGATE_TABLES
 from app.ingest.apply import suppression_reason
 from app.ingest.contributions import Contribution, RecipientContext, contribution
+from app.ingest.fold_state import dumps, fold
 from app.ingest.history import HistoryEntry
 from app.ingest.recipient_state import recipient_state
 from app.ingest.refold import state_columns
@@ -56,7 +57,7 @@ RECIPIENT_STATE_COLUMNS = (
 )  # fmt: skip
 RECIPIENT_COLUMNS = (
     "id", "campaign_id", "contact_id", "variant_id", "owner_id", "created_at", "updated_at",
-    "sort_name", "sort_email", *RECIPIENT_STATE_COLUMNS,
+    "sort_name", "sort_email", *RECIPIENT_STATE_COLUMNS, "fold",
 )  # fmt: skip
 CONTACT_COLUMNS = (
     "id", "organization_id", "external_id", "email", "name", "owner_id", "created_at",
@@ -487,6 +488,7 @@ async def generate(
                         f"person {n}",  # the contact's lower(name or email), as ingest copies it
                         email,
                         *(state[column] for column in RECIPIENT_STATE_COLUMNS),
+                        dumps(fold(history)),  # the summary ingest folds new events into
                     )  # fmt: skip
                 )
                 context = RecipientContext(shape.id, variant_id, owner_id, contact_id, email)

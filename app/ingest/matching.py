@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database import in_chunks
 from app.ingest.aggregate_writer import add_deltas, dialect_insert
+from app.ingest.bulk import among
 from app.ingest.contributions import contribution, total
 from app.ingest.events import CanonicalEvent
 from app.ingest.fold_state import EMPTY
@@ -28,7 +29,8 @@ async def known_keys(
     for chunk in in_chunks(keys):
         result = await connection.execute(
             select(Response.event_key).where(
-                Response.organization_id == organization_id, Response.event_key.in_(chunk)
+                Response.organization_id == organization_id,
+                among(connection, Response.event_key, chunk),
             )
         )
         # IN (...) matches no NULL key: every key read is a string.
@@ -36,7 +38,7 @@ async def known_keys(
         result = await connection.execute(
             select(UnmatchedEvent.event_key).where(
                 UnmatchedEvent.organization_id == organization_id,
-                UnmatchedEvent.event_key.in_(chunk),
+                among(connection, UnmatchedEvent.event_key, chunk),
                 UnmatchedEvent.applied_at.is_(None),
             )
         )
@@ -84,7 +86,8 @@ async def resolve_contacts(
                 if chunk:
                     result = await connection.execute(
                         select(*columns).where(
-                            Contact.organization_id == organization_id, column.in_(chunk)
+                            Contact.organization_id == organization_id,
+                            among(connection, column, chunk),
                         )
                     )
                     rows += [ContactRow(r.id, r.email, r.external_id, r.owner_id) for r in result]
@@ -212,12 +215,20 @@ async def ensure_recipients(
 async def _recipient_ids(
     connection: AsyncConnection, pairs: list[tuple[int, int]]
 ) -> dict[tuple[int, int], int]:
+    """Ids of existing recipients by (campaign, contact): per campaign, its contacts in one IN
+    list (the unique index (campaign_id, contact_id) serves it; PostgreSQL plans a long list of
+    row values far worse)."""
+    contacts: dict[int, list[int]] = {}
+    for campaign_id, contact_id in pairs:
+        contacts.setdefault(campaign_id, []).append(contact_id)
     found: dict[tuple[int, int], int] = {}
-    for chunk in in_chunks(pairs):
-        result = await connection.execute(
-            select(Recipient.id, Recipient.campaign_id, Recipient.contact_id).where(
-                tuple_(Recipient.campaign_id, Recipient.contact_id).in_(chunk)
+    for campaign_id, contact_ids in sorted(contacts.items()):
+        for chunk in in_chunks(contact_ids):
+            result = await connection.execute(
+                select(Recipient.id, Recipient.contact_id).where(
+                    Recipient.campaign_id == campaign_id,
+                    among(connection, Recipient.contact_id, chunk),
+                )
             )
-        )
-        found.update({(row[1], row[2]): row[0] for row in result})
+            found.update({(campaign_id, row[1]): row[0] for row in result})
     return found

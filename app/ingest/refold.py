@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.database import in_chunks
 from app.enums import ResponseType
 from app.ingest.aggregate_writer import add_deltas
-from app.ingest.bulk import update_many
+from app.ingest.bulk import among, update_many
 from app.ingest.contributions import Contribution, RecipientContext, contribution_change, total
 from app.ingest.fold_state import FoldState, dumps, fold, loads
 from app.ingest.history import HistoryEntry
@@ -119,7 +119,7 @@ async def lock_folds(
         statement = (
             select(*RECIPIENT_CONTEXT_COLUMNS, Recipient.fold)
             .join(Contact, Contact.id == Recipient.contact_id)
-            .where(Recipient.id.in_(chunk))
+            .where(among(connection, Recipient.id, chunk))
             .order_by(Recipient.id)
         )
         if connection.dialect.name == "postgresql":

@@ -3,6 +3,7 @@ order and split into batches of any size to what the whole history gives: the sa
 state, the same click-burst flags, and the same aggregate change as `contribution_change`."""
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -92,7 +93,7 @@ def test_folding_batch_by_batch_in_any_order_equals_folding_the_whole(
 def test_the_change_of_a_batch_equals_contribution_change(
     old: list[HistoryEntry], new: list[HistoryEntry]
 ) -> None:
-    added = [HistoryEntry(**{**_fields(entry), "id": 100 + entry.id}) for entry in new]
+    added = [replace(entry, id=100 + entry.id) for entry in new]
     before, after = fold(old), fold(added, fold(old))
     expected = contribution_change(CONTEXT, old, CONTEXT, old + added)
     assert fold_change(CONTEXT, before, after, added) == expected
@@ -104,9 +105,7 @@ def test_click_bursts_are_found_from_the_summary(history: list[HistoryEntry]) ->
     state = fold(history)
     assert state.scanner_clicks() == scanner_click_ids(history)
     marked = state.flag_scanner_clicks()
-    flagged = [
-        HistoryEntry(**{**_fields(e), "bot": True}) if e.id in marked else e for e in history
-    ]
+    flagged = [replace(e, bot=True) if e.id in marked else e for e in history]
     assert marked == {e.id for e in history if e.id in scanner_click_ids(history) and not e.bot}
     assert state == fold(flagged)
 
@@ -137,7 +136,3 @@ def test_an_empty_summary_is_a_queued_recipient() -> None:
     assert empty is not None and recipient_state_of(empty) == recipient_state([])
     assert loads(None) is None
     assert loads("[0]") is None  # another version: folded again from the history
-
-
-def _fields(entry: HistoryEntry) -> dict[str, object]:
-    return {name: getattr(entry, name) for name in HistoryEntry.__slots__}
