@@ -26,6 +26,7 @@ from bench.ingest import FLOOR_DESCRIPTION, EventStream, PlainIngest, write_even
 from bench.organization import GeneratedOrganization, generate
 from bench.raw import RawDatabase
 from bench.report import Row, Table
+from bench.workers import measure_workers
 from resolvers.context import Context
 
 
@@ -490,6 +491,8 @@ async def measure_all(
             )
             # The response cache (issue 14): warm, off, 304s, statements, memory at its bound.
             await measure_cache(table, options, organization, next(iter(dashboards.values())))
+            # serve --workers 2 (issue 14): the executed dashboard beside its one-worker figure.
+            await measure_workers(table, options, organization, next(iter(dashboards.values())))
 
         await measure_query(
             table, options, app, raw, execution,
