@@ -1,9 +1,13 @@
 """The database edge of ingest: store history, fold recipients, add aggregate deltas.
 
 `apply_events` runs inside the caller's write transaction, with a fixed number of statements per
-batch whatever its size. A recipient's contribution before and after is computed from its history
-read under the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR UPDATE), so
-concurrent batches never lose an update.
+batch whatever its size (SQLite's parameter limit splits the responses insert every 914 rows; a
+batch naming several campaigns looks their recipients up per campaign). Each touched recipient is
+locked (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR UPDATE, in id order) and its stored
+summary read (app/ingest/fold_state.py); only the responses this batch inserted are folded into
+it, and the aggregates change by the difference of the two summaries: the history is not read.
+A recipient without a summary, or moving to a variant, is folded once from its whole history.
+Rows are written set-based through the driver (app/ingest/bulk.py).
 """
 
 import dataclasses
