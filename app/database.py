@@ -54,16 +54,12 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
         # hundreds of MiB under sustained ingest (issue 13). One writer at a time needs one
         # connection (Database keeps it), and reads gain little from more; bursts get overflow
         # connections, closed when given back (their caches with them).
-        engine = create_async_engine(
-            database_url,
-            connect_args={"timeout": 30},
-            pool_size=SQLITE_KEPT_CONNECTIONS,
-            max_overflow=SQLITE_OVERFLOW_CONNECTIONS,
-            **options,
-        )
+        pool = {"pool_size": SQLITE_KEPT_CONNECTIONS, "max_overflow": SQLITE_OVERFLOW_CONNECTIONS}
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, **(pool | options))
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(database_url, pool_size=20, max_overflow=10, **options)
+    # Options override the pool's size (a test starves a tiny pool on purpose).
+    return create_async_engine(database_url, **({"pool_size": 20, "max_overflow": 10} | options))
 
 
 # Six connections kept (the writer's and readers'); up to ten more for a burst of readers.
