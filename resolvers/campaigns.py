@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 
 from app.campaign_references import by_reference, pick
 from app.ids import parse_pk
-from app.metrics import funnel, metrics, rate
+from app.metrics import Metrics, funnel, metrics, rate
 from app.models import Campaign as CampaignModel
 from app.models import CampaignStats
 from resolvers import loaders
@@ -104,17 +104,18 @@ async def _campaign_counters(info: Info, campaign_pk: int) -> Counters:
 
 def campaign_stats(
     info: Info, pk: int, counters: Counters | None, cost_cents: int | None, human_only: bool
-) -> dict[str, Any] | Awaitable[dict[str, Any]]:
-    """The campaign's Stats fields: now from the counters read with it, else from a loader."""
+) -> Metrics | Awaitable[Metrics]:
+    """The campaign's Stats fields (each computed when read): now from the counters read with it,
+    else from a loader."""
     if counters is not None:
-        return stats_from(counters, cost_cents, human_only)
+        return Metrics(counters, cost_cents, human_only)
     return _loaded_campaign_stats(info, pk, cost_cents, human_only)
 
 
 async def _loaded_campaign_stats(
     info: Info, pk: int, cost_cents: int | None, human_only: bool
-) -> dict[str, Any]:
-    return stats_from(await _campaign_counters(info, pk), cost_cents, human_only)
+) -> Metrics:
+    return Metrics(await _campaign_counters(info, pk), cost_cents, human_only)
 
 
 def campaign_funnel(
@@ -131,16 +132,16 @@ async def _loaded_campaign_funnel(info: Info, pk: int) -> dict[str, int]:
 
 def variant_stats(
     info: Info, pk: int, counters: Counters | None, human_only: bool
-) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+) -> Metrics | Awaitable[Metrics]:
     # Cost belongs to the campaign as a whole: a variant has no cost of its own.
     if counters is not None:
-        return stats_from(counters, None, human_only)
+        return Metrics(counters, None, human_only)
     return _loaded_variant_stats(info, pk, human_only)
 
 
-async def _loaded_variant_stats(info: Info, pk: int, human_only: bool) -> dict[str, Any]:
+async def _loaded_variant_stats(info: Info, pk: int, human_only: bool) -> Metrics:
     counters = await info.context.loader(loaders.variant_counters).load(pk)
-    return stats_from(counters, None, human_only)
+    return Metrics(counters, None, human_only)
 
 
 async def campaign_variants(info: Info, campaign_pk: int) -> list[tuple[Row, Counters]]:
@@ -270,18 +271,19 @@ async def read_ahead(info: Info, records: list[CampaignRecord]) -> None:
     reads: dict[str, Awaitable[list[Any]]] = {}
     if selects_any(info, ("stats", "funnel")):
         reads["counters"] = context.loader(loaders.campaign_counters).load_many(pks)
+    # load_many waits on the loaders' futures: no task per campaign.
     if selects_any(info, ("variants",)):
-        reads["variants"] = asyncio.gather(*(campaign_variants(info, pk) for pk in pks))
+        reads["variants"] = context.loader(loaders.variants_by_campaign).load_many(pks)
     if selects_any(info, ("links",)):
-        reads["links"] = asyncio.gather(*(campaign_links(info, pk) for pk in pks))
+        reads["links"] = context.loader(loaders.links_by_campaign).load_many(pks)
     found = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
     for number, record in enumerate(records):
         if "counters" in found:
             record.counters = found["counters"][number]
         if "variants" in found:
-            record.variants = found["variants"][number]
+            record.variants = list(found["variants"][number])
         if "links" in found:
-            record.links = found["links"][number]
+            record.links = list(found["links"][number])
 
 
 async def campaigns_connection(

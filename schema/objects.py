@@ -158,8 +158,8 @@ class Variant(Node):
 
     @strawberry.field
     def stats(self, info: Info, human_only: bool | None = False) -> Stats:
-        values = campaigns.variant_stats(info, self.pk, self.counters, bool(human_only))
-        return later(values, _stats)  # type: ignore[return-value]
+        # The Stats object graphql-core reads: its fields are computed as they are read.
+        return campaigns.variant_stats(info, self.pk, self.counters, bool(human_only))  # type: ignore[return-value]
 
     @strawberry.field
     async def links(self, info: Info) -> list[Link]:
@@ -175,10 +175,6 @@ class Variant(Node):
         return await click_maps.variant_click_map(
             info.context.fetch, self.campaign_pk, self.pk, self.html, human_only is not False
         )
-
-
-def _stats(values: dict[str, Any]) -> Stats:
-    return Stats(**values)
 
 
 def _funnel(values: dict[str, int]) -> Funnel:
@@ -278,10 +274,10 @@ class Campaign(Node):
 
     @strawberry.field
     def stats(self, info: Info, human_only: bool | None = False) -> Stats:
-        values = campaigns.campaign_stats(
+        # The Stats object graphql-core reads: its fields are computed as they are read.
+        return campaigns.campaign_stats(  # type: ignore[return-value]
             info, self.pk, self.counters, self.cost_cents, bool(human_only)
         )
-        return later(values, _stats)  # type: ignore[return-value]
 
     @strawberry.field
     def funnel(self, info: Info) -> Funnel:

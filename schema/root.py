@@ -8,6 +8,7 @@ from strawberry.extensions.directives import DirectivesExtension, DirectivesExte
 from strawberry.types import ExecutionContext
 
 from schema.directives import cached
+from schema.execution import LeanExecutionContext
 from schema.extensions import (
     CloseReadConnection,
     MaskUnexpectedErrors,
@@ -15,7 +16,7 @@ from schema.extensions import (
     QueryShapeLimits,
     log_errors,
 )
-from schema.hot_fields import HOT_FIELDS, resolve_directly
+from schema.hot_fields import HOT_FIELDS, fast_enums, resolve_directly, resolve_plain_fields
 from schema.mutation import Mutation
 from schema.objects import Campaign, Contact, Link, Recipient, Response, Variant
 from schema.operation_telemetry import OperationTelemetry
@@ -58,6 +59,7 @@ schema = Schema(
     subscription=Subscription,
     types=[Campaign, Variant, Link, Contact, User, Project, Organization, Recipient, Response],
     directives=[cached],
+    execution_context_class=LeanExecutionContext,
     extensions=[
         OperationTelemetry,  # first: it sees the operation whole, errors as clients get them
         QueryShapeLimits.with_limits(MAX_DEPTH, MAX_ALIASES),
@@ -71,3 +73,5 @@ schema = Schema(
 )
 # After the schema is built: the fields every item of a long list resolves skip strawberry's wrappers.
 resolve_directly(schema, HOT_FIELDS)
+resolve_plain_fields(schema)
+fast_enums(schema)
