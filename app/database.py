@@ -54,7 +54,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 def _sqlite_instant(value: str | None) -> datetime | None:
     if value is None:
         return None
-    if value[10:11] == " " and (len(value) == 19 or (len(value) == 26 and value[19] == ".")):
+    if value[10:11] == " " and (
+        len(value) == 19 or (len(value) == 26 and value[19] == "." and value[20:].isdigit())
+    ):
         # SQLAlchemy's stored form, naive UTC: 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
         return _parse_instant(value + "+00:00")
     moment = _parse_instant(value)
