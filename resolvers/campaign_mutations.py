@@ -29,7 +29,7 @@ from app.pubsub import publish_campaigns_changed
 from resolvers.campaigns import campaign_by_reference, find_campaign_row
 from resolvers.context import Info
 from resolvers.records import AddRecipientsResult, UpsertCampaignResult, UserError
-from resolvers.response_mutations import fresh_reads
+from resolvers.response_mutations import fresh_reads, write
 from resolvers.user_errors import UserErrors
 
 # What these mutations read of their inputs. The schema's input types have these attributes, so
@@ -251,7 +251,7 @@ async def upsert_campaign(info: Info, input: UpsertCampaignSpec) -> UpsertCampai
 
     # On PostgreSQL, where every writer of the organization takes its data-versions row, a
     # transaction aborted by a deadlock or a serialization failure runs again (bounded).
-    campaign_id, applied_ids = await info.context.database.retrying_write(store)
+    campaign_id, applied_ids = await write(info, store)
     # The cost (and so cost per click...) may have changed even when no event was applied.
     await publish_campaigns_changed(info.context.database, {campaign_id, *applied_ids})
     await fresh_reads(info)
@@ -475,7 +475,7 @@ async def add_recipients(info: Info, input: AddRecipientsSpec) -> AddRecipientsR
 
     # On PostgreSQL, where every writer of the organization takes its data-versions row, a
     # transaction aborted by a deadlock or a serialization failure runs again (bounded).
-    refused, new_ids, applied_ids = await info.context.database.retrying_write(store)
+    refused, new_ids, applied_ids = await write(info, store)
     if refused:
         return AddRecipientsResult(added=0, skipped=0, user_errors=refused)
     if new_ids or applied_ids:

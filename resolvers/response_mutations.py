@@ -6,9 +6,12 @@ payload is read after the commit, so it shows the recipient's new state; the cam
 subscribers are told after the commit too.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import instants
 from app.enums import ResponseType, Role
@@ -23,6 +26,7 @@ from resolvers.records import DeleteResponsesResult, RecordResponseResult
 from resolvers.user_errors import UserErrors
 
 MAX_NOTE = 2000
+Written = TypeVar("Written")
 
 # What these mutations read of their inputs. The schema's input types have these attributes, so
 # they are passed as they are: resolvers need not know the schema's classes.
@@ -159,6 +163,18 @@ async def fresh_reads(info: Info) -> None:
     info.context.forget_reads()
 
 
+async def write(info: Info, work: Callable[[AsyncConnection], Awaitable[Written]]) -> Written:
+    """A mutation's write transaction (run again whole if the database aborts it).
+
+    The operation's read connection goes back to the pool first: a request never holds one
+    pooled connection while it waits for another. Otherwise as many concurrent mutations as the
+    pool has connections would each hold a read (a campaign looked up, a payload read by an
+    earlier mutation of the document) and wait for a write connection until the pool's timeout.
+    """
+    await info.context.close()
+    return await info.context.database.retrying_write(work)
+
+
 async def record_response(info: Info, input: RecordResponseSpec) -> RecordResponseResult:
     """ADMIN: record a response of a contact (by id or email) to a campaign by hand."""
     info.context.require(Role.ADMIN)
@@ -193,7 +209,8 @@ async def record_response(info: Info, input: RecordResponseSpec) -> RecordRespon
         link_id=link_pk,
     )
     try:
-        recorded = await info.context.database.retrying_write(
+        recorded = await write(
+            info,
             lambda connection: manual.record_manual(
                 connection,
                 info.context.organization_id,
@@ -202,7 +219,7 @@ async def record_response(info: Info, input: RecordResponseSpec) -> RecordRespon
                 recorded_by=info.context.principal.label,
                 contact_id=contact_pk,
                 email=email,
-            )
+            ),
         )
     except manual.ManualInputError as error:
         _add_problems(errors, error)
@@ -222,14 +239,15 @@ async def update_response_status(
     if errors or response is None:
         return RecordResponseResult(response=None, recipient=None, user_errors=errors.errors)
     try:
-        recorded = await info.context.database.retrying_write(
+        recorded = await write(
+            info,
             lambda connection: manual.update_status(
                 connection,
                 info.context.organization_id,
                 recipient_pk,
                 response,
                 recorded_by=info.context.principal.label,
-            )
+            ),
         )
     except manual.ManualInputError as error:
         _add_problems(errors, error)
@@ -247,7 +265,8 @@ async def delete_responses(info: Info, input: DeleteResponsesSpec) -> DeleteResp
     if errors:
         return DeleteResponsesResult(deleted_count=0, recipient=None, user_errors=errors.errors)
     try:
-        deleted = await info.context.database.retrying_write(
+        deleted = await write(
+            info,
             lambda connection: manual.delete_responses(
                 connection,
                 info.context.organization_id,
@@ -255,7 +274,7 @@ async def delete_responses(info: Info, input: DeleteResponsesSpec) -> DeleteResp
                 contact_pk,
                 deleted_by=info.context.principal.label,
                 note=input.note,
-            )
+            ),
         )
     except manual.ManualInputError as error:
         _add_problems(errors, error)
