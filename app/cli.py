@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,28 +156,97 @@ def command_keys_revoke(args: argparse.Namespace) -> None:
 
 
 async def ingest_file(database: Database, org_name: str, path: Path, provider: str) -> IngestResult:
-    """Replay an events file (app/ingest/replay.py) with a progress bar."""
+    """Replay an events file (app/ingest/replay.py) with a progress bar.
+
+    NDJSON streams: every event is checked a thousand lines at a time before any is applied,
+    then the file is read again and applied as it is read, so memory does not grow with the
+    file. A JSON array is read whole (no incremental JSON parser among our dependencies)."""
     from app.ingest.replay import ReplayError, apply_in_batches, read_events
 
     org = await organization_id(database, org_name)
     try:
         with err_console.status(f"reading {path.name}"):
-            events = read_events(path.read_bytes(), provider)
+            if starts_json_array(path):
+                whole = read_events(path.read_bytes(), provider)
+                total, pieces = len(whole), iter([whole])
+            else:
+                total = checked_ndjson(path, provider)
+                pieces = (read_events(lines, provider) for lines in ndjson_pieces(path))
+        result = IngestResult()
         with Progress(
             *Progress.get_default_columns(), MofNCompleteColumn(), console=err_console
         ) as progress:
-            task = progress.add_task(f"ingesting {path.name}", total=len(events))
+            task = progress.add_task(f"ingesting {path.name}", total=total)
             began = time.perf_counter()
-            result = await apply_in_batches(
-                database, org, events, provider, lambda count: progress.advance(task, count)
-            )
+            applied = 0
+            for events in pieces:
+                try:
+                    result.merge(
+                        await apply_in_batches(
+                            database,
+                            org,
+                            events,
+                            provider,
+                            lambda count: progress.advance(task, count),
+                        )
+                    )
+                except ReplayError as exc:
+                    raise ReplayError(
+                        f"{exc} (counted from event {applied:,} of the file; "
+                        "the events before it are applied)"
+                    ) from None
+                applied += len(events)
             seconds = time.perf_counter() - began
     except ReplayError as exc:
         raise CommandError(str(exc)) from None
     # On standard error with the bar: standard output stays the counts alone.
-    rate = len(events) / seconds if seconds else 0.0
-    err_console.print(f"{len(events):,} events in {seconds:,.1f} s: {rate:,.0f} events/s")
+    rate = total / seconds if seconds else 0.0
+    err_console.print(f"{total:,} events in {seconds:,.1f} s: {rate:,.0f} events/s")
     return result
+
+
+# Lines of an NDJSON file read, checked and applied at a time: one batch of ingest's.
+NDJSON_PIECE_LINES = 1000
+
+
+def starts_json_array(path: Path) -> bool:
+    """Whether the file holds a JSON array (its first non-blank byte is `[`), not NDJSON."""
+    with path.open("rb") as file:
+        while chunk := file.read(4096):
+            stripped = chunk.lstrip()
+            if stripped:
+                return stripped.startswith(b"[")
+    return False
+
+
+def ndjson_pieces(path: Path, lines: int = NDJSON_PIECE_LINES) -> Iterator[bytes]:
+    """The file's non-blank lines, `lines` at a time."""
+    piece: list[bytes] = []
+    with path.open("rb") as file:
+        for line in file:
+            if line.strip():
+                piece.append(line if line.endswith(b"\n") else line + b"\n")
+                if len(piece) == lines:
+                    yield b"".join(piece)
+                    piece = []
+    if piece:
+        yield b"".join(piece)
+
+
+def checked_ndjson(path: Path, provider: str) -> int:
+    """How many events the NDJSON file holds, every one checked (nothing applied yet)."""
+    from app.ingest.replay import ReplayError, read_events
+
+    count = 0
+    for lines in ndjson_pieces(path):
+        try:
+            count += len(read_events(lines, provider))
+        except ReplayError:
+            # The whole file's reader names the bad line or event by its place in the file
+            # (a piece's reader would count from the piece): read it whole, on this path only.
+            read_events(path.read_bytes(), provider)
+            raise
+    return count
 
 
 def command_ingest(args: argparse.Namespace) -> None:
