@@ -103,6 +103,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="distinct events the soak posts (default 200,000)",
     )
     parser.add_argument(
+        "--soak-poll-pause",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="each dashboard poller's pause after an answer in the soak (default 0.5; 0: back to back)",
+    )
+    parser.add_argument(
         "--ingest-file",
         type=int,
         metavar="N",
@@ -158,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=f"{Path(arguments.keep).resolve()}.pickle" if arguments.keep else None,
         reuse=f"{Path(arguments.reuse).resolve()}.pickle" if arguments.reuse else None,
         soak_events=arguments.soak_events if arguments.soak else None,
+        soak_poll_pause=arguments.soak_poll_pause,
         ingest_file=arguments.ingest_file,
         ingest_output=arguments.output,
     )

@@ -48,6 +48,7 @@ class Options:
     reconcile_limit: int = 20_000
     # `--soak`: this many events posted against a server instead of the measures (bench/soak.py).
     soak_events: int | None = None
+    soak_poll_pause: float = 0.5  # seconds each dashboard poller waits after an answer
     # `--ingest-file N`: write N canonical events to `ingest_output` instead of the measures.
     ingest_file: int | None = None
     ingest_output: str = "events.ndjson"
@@ -403,7 +404,11 @@ async def soak_run(
     from bench.soak import soak
 
     table, lines = await soak(
-        options.database_url, organization, options.soak_events or 0, lambda m: say(options, m)
+        options.database_url,
+        organization,
+        options.soak_events or 0,
+        lambda m: say(options, m),
+        options.soak_poll_pause,
     )
     header += lines
     if organization.dashboard.recipients <= options.reconcile_limit:
