@@ -103,6 +103,7 @@ SQLITE_OVERFLOW_CONNECTIONS = 10
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection._connection = OneTripConnection(dbapi_connection._connection)
         # Let SQLAlchemy, not the driver, emit BEGIN, so writers can ask for BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -118,6 +119,120 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # write lock could otherwise fail with SQLITE_BUSY under concurrency.
         immediate = connection.get_execution_options().get("write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class OneTripConnection:
+    """An aiosqlite connection whose cursors go to its thread once a statement.
+
+    aiosqlite runs each call (make a cursor, execute, fetch the rows, close) in the connection's
+    thread and waits for the answer: four hand-offs a statement, each a wake-up of the thread and
+    of the event loop, which cost a dashboard more than its statements. This cursor executes,
+    fetches the first rows and closes in one call; a longer result (a streamed export) is
+    fetched in further calls as it is read. Everything else is the aiosqlite connection's.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self._wrapped = connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+    def cursor(self) -> "OneTripCursor":
+        return OneTripCursor(self._wrapped)
+
+
+class OneTripCursor:
+    """The cursor of a OneTripConnection (the aiosqlite Cursor's interface)."""
+
+    # Rows fetched with the statement: a page of 500 recipients in one call, bounded memory for
+    # a result read a part at a time.
+    FIRST_ROWS = 2000
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection  # aiosqlite's
+        self._cursor: sqlite3.Cursor | None = None  # open while rows remain to fetch
+        self._rows: list[Any] = []
+        self._taken = 0
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+    async def __aenter__(self) -> "OneTripCursor":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _run(self, sql: str, parameters: Any, many: bool) -> tuple[Any, ...]:
+        """In the connection's thread: the statement, its first rows, the cursor if rows remain."""
+        cursor = self._connection._conn.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters)
+            rows = cursor.fetchmany(self.FIRST_ROWS) if cursor.description else []
+        except BaseException:
+            cursor.close()
+            raise
+        state = (cursor.description, cursor.rowcount, cursor.lastrowid, rows)
+        if len(rows) < self.FIRST_ROWS:
+            cursor.close()
+            return (None, *state)
+        return (cursor, *state)
+
+    async def _start(self, sql: str, parameters: Any, many: bool) -> "OneTripCursor":
+        await self.close()
+        found = await self._connection._execute(self._run, sql, parameters, many)
+        self._cursor, self.description, self.rowcount, self.lastrowid, self._rows = found
+        self._taken = 0
+        return self
+
+    async def execute(self, sql: str, parameters: Any = None) -> "OneTripCursor":
+        return await self._start(sql, [] if parameters is None else parameters, False)
+
+    async def executemany(self, sql: str, parameters: Any) -> "OneTripCursor":
+        return await self._start(sql, parameters, True)
+
+    def _take(self, size: int | None) -> list[Any]:
+        end = len(self._rows) if size is None else min(len(self._rows), self._taken + size)
+        taken = self._rows[self._taken : end]
+        self._taken = end
+        return taken
+
+    def _more(self, size: int | None) -> list[Any]:
+        """In the connection's thread: further rows (all with None), closing when none remain."""
+        cursor = self._cursor
+        assert cursor is not None
+        rows = cursor.fetchall() if size is None else cursor.fetchmany(size)
+        if size is None or len(rows) < size:
+            cursor.close()
+            self._cursor = None
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        wanted = self.arraysize if size is None else size
+        rows = self._take(wanted)
+        if len(rows) < wanted and self._cursor is not None:
+            rows += await self._connection._execute(self._more, wanted - len(rows))
+        return rows
+
+    async def fetchone(self) -> Any:
+        rows = await self.fetchmany(1)
+        return rows[0] if rows else None
+
+    async def fetchall(self) -> list[Any]:
+        rows = self._take(None)
+        if self._cursor is not None:
+            rows += await self._connection._execute(self._more, None)
+        return rows
+
+    async def close(self) -> None:
+        self._rows, self._taken = [], 0
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            await self._connection._execute(cursor.close)
 
 
 Result = TypeVar("Result")

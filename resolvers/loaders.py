@@ -6,6 +6,7 @@ organization's id loads as None, exactly like an id that does not exist.
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
+from functools import cache
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -252,35 +253,43 @@ response_by_id = _by_id(
 # --- Read-side metrics: timeline, engagement, owner sections -----------------------------
 
 
+@cache
+def _timeline_statement(variant: bool, start: bool, end: bool) -> Select[Any]:
+    """The timeline's statement for the bounds it has, built once (a dashboard's share of
+    building and hashing it was about that of running it)."""
+    table = TimelineBucket.__table__
+    sums = [func.sum(table.c[name]).label(name) for name in TIMELINE_COUNTERS]
+    conditions: list[ColumnElement[bool]] = [table.c.campaign_id.in_(KEYS)]
+    if variant:
+        conditions.append(table.c.variant_id == bindparam("variant_id"))
+    if start:
+        conditions.append(table.c.bucket_start >= bindparam("start"))
+    if end:
+        conditions.append(table.c.bucket_start < bindparam("end"))
+    return (
+        select(table.c.campaign_id, table.c.bucket_start, *sums)
+        .where(*conditions)
+        .group_by(table.c.campaign_id, table.c.bucket_start)
+    )
+
+
 def timeline_rows(context: Context) -> DataLoader:
     """A campaign's 15-minute UTC buckets that hold events, oldest first, summed over variants
     (or of one variant), by (campaign id, variant id or None, start or None, end or None); the
     bounds are UTC, the end exclusive. Keys that share their bounds share one statement."""
 
     async def batch(keys: list[tuple[int, int | None, Any, Any]]) -> list[list[Row]]:
-        table = TimelineBucket.__table__
-        sums = [func.sum(table.c[name]).label(name) for name in TIMELINE_COUNTERS]
         groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for campaign_id, *bounds in keys:
             groups[tuple(bounds)].append(campaign_id)
         found: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
         for (variant_id, start, end), campaign_ids in groups.items():
-            conditions: list[ColumnElement[bool]] = []
-            if variant_id is not None:
-                conditions.append(table.c.variant_id == variant_id)
-            if start is not None:
-                conditions.append(table.c.bucket_start >= start)
-            if end is not None:
-                conditions.append(table.c.bucket_start < end)
-
-            def build(chunk: list[int], conditions: list[ColumnElement[bool]] = conditions) -> Any:
-                return (
-                    select(table.c.campaign_id, table.c.bucket_start, *sums)
-                    .where(table.c.campaign_id.in_(chunk), *conditions)
-                    .group_by(table.c.campaign_id, table.c.bucket_start)
-                )
-
-            for row in await _fetch_in(context, build, campaign_ids):
+            statement = _timeline_statement(
+                variant_id is not None, start is not None, end is not None
+            )
+            given = {"variant_id": variant_id, "start": start, "end": end}
+            parameters = {name: value for name, value in given.items() if value is not None}
+            for row in await _fetch_keys(context, statement, campaign_ids, **parameters):
                 # By position: (campaign_id, bucket_start, *the counters' sums).
                 counters = {
                     name: int(value or 0)
