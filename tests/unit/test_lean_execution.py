@@ -1,6 +1,7 @@
-"""Objects of plain leaves completed in one loop answer exactly as graphql-core does: values,
-enum names, nulls, and, where a value is wrong (null in a non-null field, a value its type
-refuses, an attribute that fails), the same errors at the same paths with the same nulls."""
+"""Plain leaves answered inline answer exactly as graphql-core does, beside fields that are not
+plain: values, enum names, nulls, and, where a value is wrong (null in a non-null field, a value
+its type refuses, an attribute that fails), the same errors at the same paths with the same
+nulls."""
 
 from enum import Enum
 from typing import Any
@@ -23,6 +24,10 @@ class Item:
     count: int | None
     level: Level
     ratio: float | None
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
 
 
 class Broken:
@@ -76,15 +81,15 @@ def test_good_items_answer_the_same_and_take_the_loop(monkeypatch: Any):
         Item(name="a", count=3, level=Level.HIGH, ratio=0.5),
         Item(name="b", count=None, level=Level.LOW, ratio=None),
     ]
-    looped: list[Any] = []
-    leaves = LeanExecutionContext._leaves
+    inline: list[Any] = []
+    leaf = LeanExecutionContext._leaf
 
-    def counted(self: LeanExecutionContext, plan: Any, source: Any) -> Any:
-        found = leaves(self, plan, source)
-        looped.append(found)
+    def counted(self: LeanExecutionContext, how: Any, source: Any) -> Any:
+        found = leaf(self, how, source)
+        inline.append(found)
         return found
 
-    monkeypatch.setattr(LeanExecutionContext, "_leaves", counted)
+    monkeypatch.setattr(LeanExecutionContext, "_leaf", counted)
     plain, lean = both("{ items { level name n: count ratio name } }")
     assert lean == plain
     assert lean == (
@@ -96,10 +101,7 @@ def test_good_items_answer_the_same_and_take_the_loop(monkeypatch: Any):
         },
         [],
     )
-    assert looped == [
-        {"level": "HIGH", "name": "a", "n": 3, "ratio": 0.5},
-        {"level": "LOW", "name": "b", "n": None, "ratio": None},
-    ]
+    assert inline == ["HIGH", "a", 3, 0.5, "LOW", "b", None, None]
 
 
 def test_typename_and_wrong_values_go_through_graphql_core():
@@ -114,6 +116,8 @@ def test_typename_and_wrong_values_go_through_graphql_core():
         "{ items { name count level } }",
         "{ strict { name count level } }",
         "{ items { __typename name } }",
+        "{ items { name shout count } }",
+        "{ strict { shout level } }",
     ):
         plain, lean = both(query)
         assert lean == plain, query
