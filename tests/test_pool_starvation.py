@@ -1,22 +1,31 @@
 """A request never holds a pooled connection while it waits for another.
 
-With a pool of two connections and no overflow, a dozen writes at once must all succeed: if a
+With a pool of two connections and no overflow, a storm of writes at once must all succeed: if a
 mutation kept the connection it read the campaign (or the key) on while waiting for its write
 transaction's, two of them would each hold one and wait for the other's until the pool's timeout
-("QueuePool limit of size 2 overflow 0 reached").
+("QueuePool limit of size 2 overflow 0 reached"). The pool's checkouts are also watched: no
+request (asyncio task) takes a second connection while it holds one, on either database (SQLite's
+writer keeps its own connection, outside that rule, so there a hold never deadlocks but still
+keeps a connection from others).
 """
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
+from app.credentials import postmark_settings
 from app.database import Database
 from app.enums import Role
+from app.ids import parse_pk
+from app.ingest.providers.tracking import OPEN, make_token
 from app.main import create_app
 from app.models import Campaign, Recipient, Response
 from app.settings import Settings
@@ -28,11 +37,16 @@ from tests.factories import (
     make_organization,
     post_events,
 )
+from tests.test_tracking import OUTLOOK
+from tests.test_webhook_postmark import PASSWORD, USERNAME, delivery
+from tests.test_webhook_postmark import post as post_postmark
+from tests.webhook_helpers import configure
 
 # Short enough that a starved request fails the test quickly, long enough for a queue of a
 # dozen requests on a busy machine.
 POOL_TIMEOUT = 8
 PEOPLE = [f"p{n}@example.com" for n in range(6)]
+TRACKING = "test-tracking-secret-0123456789abcdef"
 
 RECORD = """mutation($input: RecordResponseInput!) {
   recordResponse(input: $input) { response { type } recipient { status } userErrors { code } } }"""
@@ -50,6 +64,57 @@ ADD = """mutation($input: AddRecipientsInput!) {
   addRecipients(input: $input) { added userErrors { code } } }"""
 IDS = """query($id: ID!) { node(id: $id) { ... on Campaign {
   recipients(first: 10) { edges { node { id contact { id email } } } } } } }"""
+
+
+# Which request is running: tasks a request starts (a dataloader's batch) inherit it.
+REQUEST: ContextVar[object] = ContextVar("request", default=None)
+
+
+async def own(request: Awaitable[Any]) -> Any:
+    REQUEST.set(object())
+    return await request
+
+
+class HoldAndWait:
+    """Every checkout of the pool, and every write transaction begun (SQLite's waits for the one
+    writer), by a request that already holds a pooled connection."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.held: dict[Any, list[Any]] = defaultdict(list)
+        self.found: list[str] = []
+        pool = database.engine.sync_engine.pool
+        sqlalchemy_event.listen(pool, "checkout", self.checkout)
+        sqlalchemy_event.listen(pool, "checkin", self.checkin)
+        write = database.write
+
+        @asynccontextmanager
+        async def watched_write() -> AsyncIterator[Any]:
+            self.check("write")
+            async with write() as connection:
+                yield connection
+
+        database.write = watched_write  # type: ignore[method-assign]
+
+    def check(self, wanted: str) -> None:
+        writer = self.kept_writer()
+        if any(held is not writer for held in self.held[REQUEST.get()]):
+            self.found.append(f"a request holds a connection and wants {wanted}")
+
+    def kept_writer(self) -> Any:
+        writer = self.database._writer  # SQLite's writer keeps its connection for good
+        return None if writer is None else writer.sync_connection.connection._connection_record  # type: ignore[union-attr]
+
+    def checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
+        if record is not self.kept_writer():
+            self.check("a connection")
+        self.held[REQUEST.get()].append(record)
+
+    def checkin(self, _dbapi: Any, record: Any) -> None:
+        for held in self.held.values():
+            if record in held:
+                held.remove(record)
+                return
 
 
 @pytest.fixture
@@ -86,8 +151,9 @@ def at(minutes: int) -> str:
 async def test_more_concurrent_writes_than_pooled_connections_all_succeed(
     tiny_pool: Database, database_url: str
 ) -> None:
-    organization = await make_organization(tiny_pool)
-    app = create_app(Settings(database_url=database_url), tiny_pool)
+    organization = await make_organization(tiny_pool)  # SQLite's writer takes its connection
+    await configure(tiny_pool, organization, "postmark", postmark_settings(USERNAME, PASSWORD))
+    app = create_app(Settings(database_url=database_url, tracking_secret=TRACKING), tiny_pool)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60
     ) as client:
@@ -111,6 +177,11 @@ async def test_more_concurrent_writes_than_pooled_connections_all_succeed(
                 }
             },
         )
+
+        pixel = make_token(
+            TRACKING, OPEN, organization.id, parse_pk(recipient_of[PEOPLE[1]], "Recipient")
+        )
+        watch = HoldAndWait(tiny_pool)
 
         def record(email: str, kind: str, minute: int) -> dict[str, Any]:
             return {"campaignId": "spring", "email": email, "type": kind, "occurredAt": at(minute)}
@@ -167,11 +238,16 @@ async def test_more_concurrent_writes_than_pooled_connections_all_succeed(
                 post_events(client, organization, [event("SENT", f"posted{n}@example.com")])
                 for n in range(2)
             ),
+            post_postmark(client, organization, [delivery("hooked@example.com", 30)]),
+            client.get(f"/t/o/{pixel}.gif", headers={"User-Agent": OUTLOOK}),
         ]
-        answers = await asyncio.gather(*calls)  # 15 requests on 2 connections
+        answers = await asyncio.gather(
+            *(own(request) for request in calls)
+        )  # 17 requests on 2 connections
     for answer in answers:
         if isinstance(answer, httpx.Response):
             assert answer.status_code == 200, answer.text
+    assert watch.found == []
 
     async with tiny_pool.read() as connection:
         campaigns = (
@@ -199,6 +275,7 @@ async def test_more_concurrent_writes_than_pooled_connections_all_succeed(
             ).scalars()
         )
     assert campaigns == 1 + 3  # spring, c0, c1, c2
-    assert recipients == 6 + 1 + 2  # p0..p5, new@, posted0 and posted1
-    # 4 clicks, p4's SENT and DELIVERED, 3 opens by hand, 2 SENT posted; p5's SENT deleted.
-    assert kinds == {"CLICKED": 4, "SENT": 3, "DELIVERED": 1, "OPENED": 3}
+    assert recipients == 6 + 1 + 2 + 1  # p0..p5, new@, posted0 and posted1, hooked@
+    # 4 clicks, p4's SENT and DELIVERED, 3 opens by hand and p1's pixel, 2 SENT posted, hooked@'s
+    # delivery; p5's SENT deleted.
+    assert kinds == {"CLICKED": 4, "SENT": 3, "DELIVERED": 2, "OPENED": 4}
