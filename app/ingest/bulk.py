@@ -4,7 +4,8 @@ Values are converted once per batch with each column's own bind processor (so th
 exactly as SQLAlchemy would store them: SQLite's datetimes as UTC text, for instance), and the
 statement goes to the driver as is, skipping SQLAlchemy's per-row parameter processing. On SQLite
 it is an `executemany` (the driver loops in C) or a multi-row VALUES list; on PostgreSQL one
-statement over `unnest` of one array per column, whatever the number of rows.
+statement over `unnest` of one array per column, whatever the number of rows (a column with one
+value in every row is sent once, as a scalar).
 """
 
 import re
@@ -60,6 +61,41 @@ def _array_type(connection: AsyncConnection, table: Table, name: str) -> str:
     return f"{LENGTH.sub('', declared)}[]"
 
 
+def _pg_rows(
+    connection: AsyncConnection, table: Table, names: Sequence[str], columns: list[list[Any]]
+) -> tuple[str, tuple[Any, ...]]:
+    """`SELECT <names> FROM unnest(...) AS v(...)` over the converted columns (each selected under
+    its own name), and its parameters.
+
+    A column with the same value in every row (the organization, the time, NULLs) is one scalar
+    parameter instead of an array: asyncpg checks every array element's type in Python and the
+    server parses each one, and such columns hold about a third of a batch's response values.
+    """
+    arrays: list[str] = []
+    aliases: list[str] = []
+    selected: list[str] = []
+    parameters: list[Any] = []
+    for name, column in zip(names, columns, strict=True):
+        declared = LENGTH.sub("", table.c[name].type.compile(dialect=connection.dialect))
+        number = len(parameters) + 1
+        if len(column) > 1 and column.count(column[0]) == len(column):
+            selected.append(f"${number}::{declared} AS {name}")
+            parameters.append(column[0])
+        else:
+            arrays.append(f"${number}::{declared}[]")
+            aliases.append(name)
+            selected.append(f"v.{name}")
+            parameters.append(column)
+    if not arrays:  # every column constant: one array keeps the number of rows
+        arrays.append(f"${len(parameters) + 1}::{_array_type(connection, table, names[0])}")
+        aliases.append("row_number")
+        parameters.append(columns[0])
+    sql = (
+        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS v({', '.join(aliases)})"
+    )
+    return sql, tuple(parameters)
+
+
 async def update_many(
     connection: AsyncConnection,
     table: Table,
@@ -73,15 +109,12 @@ async def update_many(
         return
     columns = converted(connection, table, [*names, key], rows)
     if connection.dialect.name == "postgresql":
-        arrays = ", ".join(
-            f"${n}::{_array_type(connection, table, name)}"
-            for n, name in enumerate([*names, key], start=1)
-        )
-        assignments = ", ".join(f"{name} = v.{name}" for name in names)
+        rows_sql, parameters = _pg_rows(connection, table, [*names, key], columns)
+        assignments = ", ".join(f"{name} = s.{name}" for name in names)
         await connection.exec_driver_sql(
-            f"UPDATE {table.name} AS t SET {assignments} "
-            f"FROM unnest({arrays}) AS v({', '.join([*names, key])}) WHERE t.{key} = v.{key}",
-            tuple(columns),
+            f"UPDATE {table.name} AS t SET {assignments} FROM ({rows_sql}) AS s "
+            f"WHERE t.{key} = s.{key}",
+            parameters,
         )
         return
     assignments = ", ".join(f"{name} = ?" for name in names)
@@ -107,12 +140,8 @@ async def insert_returning(
     target = f"INSERT INTO {table.name} ({', '.join(names)}) "
     tail = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
     if connection.dialect.name == "postgresql":
-        arrays = ", ".join(
-            f"${n}::{_array_type(connection, table, name)}" for n, name in enumerate(names, start=1)
-        )
-        result = await connection.exec_driver_sql(
-            f"{target}SELECT * FROM unnest({arrays}){tail}", tuple(columns)
-        )
+        rows_sql, parameters = _pg_rows(connection, table, names, columns)
+        result = await connection.exec_driver_sql(f"{target}{rows_sql}{tail}", parameters)
         return list(result.all())
     values = list(zip(*columns, strict=True))
     per_statement = max(1, SQLITE_PARAMETERS // len(names))
@@ -150,12 +179,8 @@ async def upsert_adding(
     tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     target = f"INSERT INTO {table.name} ({', '.join(names)}) "
     if connection.dialect.name == "postgresql":
-        arrays = ", ".join(
-            f"${n}::{_array_type(connection, table, name)}" for n, name in enumerate(names, start=1)
-        )
-        await connection.exec_driver_sql(
-            f"{target}SELECT * FROM unnest({arrays}){tail}", tuple(columns)
-        )
+        rows_sql, parameters = _pg_rows(connection, table, names, columns)
+        await connection.exec_driver_sql(f"{target}{rows_sql}{tail}", parameters)
         return
     placeholders = ", ".join("?" * len(names))
     await connection.exec_driver_sql(
