@@ -178,15 +178,15 @@ async def test_more_concurrent_writes_than_pooled_connections_all_succeed(
             },
         )
 
-        pixel = make_token(
-            TRACKING, OPEN, organization.id, parse_pk(recipient_of[PEOPLE[1]], "Recipient")
-        )
+        tracked = parse_pk(recipient_of[PEOPLE[1]], "Recipient")
+        assert tracked is not None
+        pixel = make_token(TRACKING, OPEN, organization.id, tracked)
         watch = HoldAndWait(tiny_pool)
 
         def record(email: str, kind: str, minute: int) -> dict[str, Any]:
             return {"campaignId": "spring", "email": email, "type": kind, "occurredAt": at(minute)}
 
-        calls = [
+        calls: list[Awaitable[Any]] = [
             # recordResponse by external id: the campaign is looked up before the write.
             *(
                 call(client, organization, RECORD, {"input": record(e, "CLICKED", 5)})
