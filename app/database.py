@@ -72,6 +72,8 @@ def _postgresql_instant(value: datetime | None) -> datetime | None:
 
 
 _parse_instant = datetime.fromisoformat
+# How UTCDateTime reads SQLite's text, for statements run on a plain sqlite3 connection.
+sqlite_instant = _sqlite_instant
 
 
 def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
@@ -257,6 +259,7 @@ class Database:
         self.engine = engine
         self.sqlite = is_sqlite(engine)
         self._write_lock = asyncio.Lock()
+        self._quick: sqlite3.Connection | None = None
         # SQLite's one writer keeps its connection: a request may hold a read connection while
         # it waits for the write lock (a GraphQL mutation does), so with as many waiting as the
         # pool has connections the lock holder would wait for one until the pool's timeout.
@@ -326,7 +329,26 @@ class Database:
         async with self.engine.connect() as connection:
             yield connection
 
+    def quick_reader(self) -> sqlite3.Connection | None:
+        """On a SQLite file, one plain sqlite3 connection read in the event loop itself, for a
+        single indexed statement (the key and versions of a cached answer, ~50 us) that would
+        otherwise cost two thread hand-offs. Autocommit: each statement is its own read
+        transaction, which in WAL mode sees the last committed write. Read-only; None elsewhere."""
+        if self._quick is None and self.sqlite:
+            database = self.engine.url.database
+            if not database or database == ":memory:" or database.startswith("file:"):
+                return None
+            # No waiting in the event loop: a busy database raises, and the caller reads as usual.
+            self._quick = sqlite3.connect(
+                database, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            self._quick.execute("PRAGMA query_only=ON")
+        return self._quick
+
     async def dispose(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
+            self._quick = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None

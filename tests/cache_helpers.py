@@ -99,9 +99,15 @@ def statements_sent(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iter
     engine = database.engine.sync_engine
     sqlalchemy_event.listen(engine, "before_cursor_execute", record)
     sqlalchemy_event.listen(engine, "rollback", on_rollback)
+    # SQLite: the quick reader (a cached answer's key and versions, read in the event loop).
+    reader = database.quick_reader()
+    if reader is not None:
+        reader.set_trace_callback(statements.sent.append)
     try:
         yield statements
     finally:
+        if reader is not None:
+            reader.set_trace_callback(None)
         sqlalchemy_event.remove(engine, "before_cursor_execute", record)
         sqlalchemy_event.remove(engine, "rollback", on_rollback)
         monkeypatch.undo()

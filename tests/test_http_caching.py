@@ -45,8 +45,8 @@ async def test_if_none_match_is_a_304_for_one_statement(client, database, monkey
     assert unchanged.status_code == 304
     assert unchanged.content == b""
     assert unchanged.headers["etag"] == etag
-    framing = 2 if database.sqlite else 0
-    assert revalidation.count == 1 + framing, revalidation.sent
+    # The key with the versions alone (SQLite: on its quick reader, no BEGIN or ROLLBACK).
+    assert revalidation.count == 1, revalidation.sent
 
     await send_one_more(client, organization, "bob@example.com")
     changed = await dashboard(client, organization, campaign_id, headers={"If-None-Match": etag})

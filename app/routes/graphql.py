@@ -1,6 +1,7 @@
 """POST/GET /graphql: API-key authentication in front of strawberry's ASGI app."""
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -27,7 +28,13 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app import versions
-from app.auth import Principal, authenticate, authenticate_with_versions, bearer_token
+from app.auth import (
+    Principal,
+    authenticate,
+    authenticate_with_versions,
+    authenticate_with_versions_now,
+    bearer_token,
+)
 from app.database import Database
 from app.persisted_queries import (
     NOT_FOUND_CODE,
@@ -419,6 +426,8 @@ class GraphQLEdge:
             return
         data = read_operation(request, body)
         found = self.plan_of(data)
+        if await self.from_cache(request, send, data, found, key):
+            return
         connection = await read_connection(self.database)
         context: Context | None = None
         try:
@@ -544,41 +553,13 @@ class GraphQLEdge:
     ) -> None:
         """A query: from the cache when its versions have not moved (or within the staleness
         the client accepts), a 304 when the client holds the same answer, else executed."""
-        started = time.perf_counter()
         request = Request(scope)
-        media_type = response_media_type(request.headers.get("accept")) or JSON
-        variables = data.get("variables") or {}
         principal = context.principal
+        if await self.without_executing(request, send, data, found, principal, current, checked_at):
+            return
         key = answer_key(principal, data)
-        stale = self.stale_allowed(request, found, variables)
-        entry = self.cache.get(key) if self.cache.enabled else None
-        if entry is not None and stale is not None:
-            age = clock() - entry.computed_at
-            if age <= stale:
-                self.cache.hits += 1
-                if etag_matches(request.headers.get("if-none-match"), entry.etag):
-                    headers = [*cache_headers(entry.etag), (b"age", b"%d" % age)]
-                    await send_answer(send, 304, b"", headers)
-                else:
-                    await self.send_cached(send, entry, media_type, age)
-                count_operation(request, found, started)
-                return
         etag = etag_of(key, current.token)
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            await send_answer(send, 304, b"", cache_headers(etag))
-            count_operation(request, found, started)
-            return
-        if entry is not None and entry.token == current.token:
-            self.cache.hits += 1
-            if stale is not None:
-                # Known exact as of this check: its age starts again from here.
-                entry = replace(entry, computed_at=checked_at)
-                self.cache.put(key, entry)
-                await self.send_cached(send, entry, media_type, 0)
-            else:
-                await send_answer(send, 200, entry.body, cache_headers(etag, media_type))
-            count_operation(request, found, started)
-            return
+        stale = self.stale_allowed(request, found, data.get("variables") or {})
         self.cache.misses += 1
         captured = Captured()
         await self.app(scope, receive, captured.send)
@@ -605,6 +586,99 @@ class GraphQLEdge:
                 body = with_age(entry, 0)
                 headers.append((b"age", b"0"))
         await send_answer(send, captured.status, body, headers)
+
+    async def from_cache(
+        self,
+        request: Request,
+        send: Send,
+        data: dict[str, Any] | None,
+        found: DocumentPlan | None,
+        key: str,
+    ) -> bool:
+        """SQLite: a query answered from the cache (or a 304) after reading its key and
+        versions on the database's quick reader, in the event loop: no connection from the
+        pool, no thread, no Context. False when it must go the usual way, which reads them again
+        on its own connection (a miss is executed exactly as before): a mutation, a refusal, a
+        document to register, a busy database, an answer to compute."""
+        reader = self.database.quick_reader()
+        if (
+            reader is None
+            or data is None
+            or found is None
+            or found.operation is not OperationType.QUERY
+            or response_media_type(request.headers.get("accept")) is None
+        ):
+            return False
+        try:
+            persisted = requested(data.get("extensions"))
+        except PersistedQueryError:
+            return False
+        if persisted is not None:
+            document = (
+                None if data.get("query") is not None else self.persisted.get(persisted.sha256)
+            )
+            if document is None:
+                return False  # registered, checked or refused the usual way
+            data = {**data, "query": document}  # as the usual way resolves it
+        checked_at = clock()
+        try:
+            authenticated = authenticate_with_versions_now(
+                reader, key, found.campaigns(data.get("variables") or {})
+            )
+        except sqlite3.Error:
+            return False
+        if authenticated is None:
+            return False  # refused the usual way
+        principal, current = authenticated
+        return await self.without_executing(
+            request, send, data, found, principal, current, checked_at
+        )
+
+    async def without_executing(  # noqa: PLR0917
+        self,
+        request: Request,
+        send: Send,
+        data: dict[str, Any],
+        found: DocumentPlan,
+        principal: Principal,
+        current: versions.VersionSet,
+        checked_at: float,
+    ) -> bool:
+        """Answer from the cache when its versions have not moved (or within the staleness the
+        client accepts), or 304 when the client holds the same answer; False: execute it."""
+        started = time.perf_counter()
+        media_type = response_media_type(request.headers.get("accept")) or JSON
+        key = answer_key(principal, data)
+        stale = self.stale_allowed(request, found, data.get("variables") or {})
+        entry = self.cache.get(key) if self.cache.enabled else None
+        if entry is not None and stale is not None:
+            age = clock() - entry.computed_at
+            if age <= stale:
+                self.cache.hits += 1
+                if etag_matches(request.headers.get("if-none-match"), entry.etag):
+                    headers = [*cache_headers(entry.etag), (b"age", b"%d" % age)]
+                    await send_answer(send, 304, b"", headers)
+                else:
+                    await self.send_cached(send, entry, media_type, age)
+                count_operation(request, found, started)
+                return True
+        etag = etag_of(key, current.token)
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            await send_answer(send, 304, b"", cache_headers(etag))
+            count_operation(request, found, started)
+            return True
+        if entry is not None and entry.token == current.token:
+            self.cache.hits += 1
+            if stale is not None:
+                # Known exact as of this check: its age starts again from here.
+                entry = replace(entry, computed_at=checked_at)
+                self.cache.put(key, entry)
+                await self.send_cached(send, entry, media_type, 0)
+            else:
+                await send_answer(send, 200, entry.body, cache_headers(etag, media_type))
+            count_operation(request, found, started)
+            return True
+        return False
 
     async def send_cached(
         self, send: Send, entry: CachedAnswer, media_type: str, age: float
