@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from app.enums import BounceType, RecipientStatus, ResponseType
+from app.enums import BounceType, ResponseType
 from app.ingest.automation import SCANNER_LINKS, SCANNER_WINDOW
 from app.ingest.contributions import (
     ENGAGEMENT,
@@ -38,6 +38,7 @@ from app.ingest.recipient_state import (
     TYPE_RANK,
     Bounce,
     RecipientState,
+    status_of,
 )
 
 T = ResponseType
@@ -248,20 +249,7 @@ def recipient_state_of(s: FoldState) -> RecipientState:
         )
     bot_clicks = sum(1 for _, _, bot in s.clicks.values() if bot)
     opened, clicked = bool(opens or clicks), bool(clicks)
-    if complained:
-        status = RecipientStatus.COMPLAINED
-    elif unsubscribed:
-        status = RecipientStatus.UNSUBSCRIBED
-    elif clicked:
-        status = RecipientStatus.CLICKED
-    elif opened:
-        status = RecipientStatus.OPENED
-    elif delivery_state is not None:
-        status = RecipientStatus(delivery_state.value)
-    elif not_sent:
-        status = RecipientStatus.NOT_SENT
-    else:
-        status = RecipientStatus.QUEUED
+    status = status_of(complained, unsubscribed, clicked, opened, delivery_state, not_sent)
     delivered_at = instant(s.first_delivered) or (
         instant(s.first_proof) if delivery_state is T.DELIVERED else None
     )

@@ -74,6 +74,31 @@ def _earliest(entries: Iterable[HistoryEntry]) -> datetime | None:
     return min((entry.occurred_at for entry in entries), default=None)
 
 
+def status_of(
+    complained: bool,
+    unsubscribed: bool,
+    clicked: bool,
+    opened: bool,
+    delivery_state: ResponseType | None,
+    not_sent: bool,
+) -> RecipientStatus:
+    """A recipient's status: the strongest of what its history shows (opting out over engagement,
+    engagement over delivery, delivery over a skip), one rule for the full fold and the summary."""
+    if complained:
+        return RecipientStatus.COMPLAINED
+    if unsubscribed:
+        return RecipientStatus.UNSUBSCRIBED
+    if clicked:
+        return RecipientStatus.CLICKED
+    if opened:
+        return RecipientStatus.OPENED
+    if delivery_state is not None:
+        return RecipientStatus(delivery_state.value)
+    if not_sent:
+        return RecipientStatus.NOT_SENT
+    return RecipientStatus.QUEUED
+
+
 def recipient_state(history: Iterable[HistoryEntry]) -> RecipientState:
     """Fold a recipient's non-deleted responses into its state."""
     by_type: dict[ResponseType, list[HistoryEntry]] = {kind: [] for kind in ALL_TYPES}
@@ -122,20 +147,7 @@ def recipient_state(history: Iterable[HistoryEntry]) -> RecipientState:
     complained = bool(by_type[T.COMPLAINED])
     unsubscribed = bool(by_type[T.UNSUBSCRIBED])
 
-    if complained:
-        status = RecipientStatus.COMPLAINED
-    elif unsubscribed:
-        status = RecipientStatus.UNSUBSCRIBED
-    elif clicked:
-        status = RecipientStatus.CLICKED
-    elif opened:
-        status = RecipientStatus.OPENED
-    elif delivery_state is not None:
-        status = RecipientStatus(delivery_state.value)
-    elif not_sent:
-        status = RecipientStatus.NOT_SENT
-    else:
-        status = RecipientStatus.QUEUED
+    status = status_of(complained, unsubscribed, clicked, opened, delivery_state, not_sent)
 
     all_entries = [entry for entries in by_type.values() for entry in entries]
     latest = _latest(all_entries, TYPE_RANK)
